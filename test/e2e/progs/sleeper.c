@@ -1,0 +1,14 @@
+/* sleeper [SECONDS]: prints "ready", then sleeps (default 2 s) with nanosleep(2). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+int main(int argc, char **argv) {
+	double s = argc > 1 ? atof(argv[1]) : 2;
+	struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
+	printf("ready\n");
+	fflush(stdout);
+	while (nanosleep(&ts, &ts) != 0)
+		;
+	return 0;
+}
