@@ -1,0 +1,99 @@
+package cmd
+
+import (
+	"context"
+	"flag"
+	"os"
+	"strings"
+
+	"github.com/google/subcommands"
+	"golang.org/x/sys/unix"
+
+	"runsc.dev/boot"
+	"runsc.dev/runsc/sandbox"
+)
+
+// Do runs a command in a sandbox over the host's root filesystem.
+type Do struct {
+	cwd string
+	env stringList
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// Name implements subcommands.Command.
+func (*Do) Name() string { return "do" }
+
+// Synopsis implements subcommands.Command.
+func (*Do) Synopsis() string {
+	return "run a command sandboxed on the host's root filesystem (read-only, private /tmp)"
+}
+
+// Usage implements subcommands.Command.
+func (*Do) Usage() string {
+	return "do [--cwd DIR] [--env K=V]... CMD [ARG...]\n"
+}
+
+// SetFlags implements subcommands.Command.
+func (d *Do) SetFlags(f *flag.FlagSet) {
+	f.StringVar(&d.cwd, "cwd", "", "working directory inside the sandbox (default: the current one)")
+	f.Var(&d.env, "env", "set an environment variable K=V (repeatable); the caller's environment is passed otherwise")
+}
+
+// Execute implements subcommands.Command.
+func (d *Do) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcommands.ExitStatus {
+	conf := confOf(args)
+	if f.NArg() == 0 {
+		errorf("do: missing command to run (usage: runsc do [flags] CMD [ARG...])")
+		return subcommands.ExitUsageError
+	}
+	if os.Geteuid() != 0 {
+		errorf("do: must run as root (the sandbox needs namespaces)")
+		return subcommands.ExitFailure
+	}
+	cwd := d.cwd
+	if cwd == "" {
+		cwd, _ = os.Getwd()
+		if cwd == "" {
+			cwd = "/"
+		}
+	}
+	env := os.Environ()
+	for _, kv := range d.env {
+		if !strings.Contains(kv, "=") || strings.HasPrefix(kv, "=") {
+			errorf("do: --env %q: want KEY=VALUE", kv)
+			return subcommands.ExitUsageError
+		}
+		env = setEnv(env, kv)
+	}
+	hostname, _ := os.Hostname()
+	var nofile unix.Rlimit
+	unix.Getrlimit(unix.RLIMIT_NOFILE, &nofile)
+	spec := &boot.Spec{
+		Argv: f.Args(), Env: env, Cwd: cwd, Hostname: hostname,
+		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
+		Platform: conf.Platform, Strace: conf.Strace, Debug: conf.Debug,
+		NoFile: [2]uint64{nofile.Cur, nofile.Max},
+	}
+	code, err := sandbox.Do(sandbox.DoArgs{Spec: spec, Conf: conf})
+	if err != nil {
+		errorf("do: %v", err)
+		return subcommands.ExitFailure
+	}
+	return subcommands.ExitStatus(code)
+}
+
+// setEnv replaces or appends KEY=VALUE.
+func setEnv(env []string, kv string) []string {
+	key := kv[:strings.IndexByte(kv, '=')+1]
+	for i, e := range env {
+		if strings.HasPrefix(e, key) {
+			env[i] = kv
+			return env
+		}
+	}
+	return append(env, kv)
+}

@@ -1,0 +1,216 @@
+// Package sandbox owns starting and supervising the processes of a sandbox from the
+// host side: the gofer (one per container, serving its root) and the sandbox process
+// (`runsc boot`, hosting the sentry), the socketpairs and fds that connect them, and
+// reaping both so that nothing is left behind.
+//
+// Lock order: no locks; a Sandbox is used by one goroutine of the CLI.
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"runsc.dev/boot"
+	"runsc.dev/runsc/config"
+)
+
+// DoArgs describe an ad hoc sandbox over the host's root filesystem.
+type DoArgs struct {
+	Spec *boot.Spec
+	Conf *config.Config
+}
+
+// selfExe is the runsc binary, re-executed for each process role.
+const selfExe = "/proc/self/exe"
+
+// Do runs the sandbox to completion and returns the exit code for the CLI.
+func Do(a DoArgs) (int, error) {
+	goferEnd, sentryEnd, err := seqpacketPair()
+	if err != nil {
+		return 0, fmt.Errorf("creating the gofer socket: %w", err)
+	}
+	defer goferEnd.Close()
+	defer sentryEnd.Close()
+
+	logs, err := openLogs(a.Conf)
+	if err != nil {
+		return 0, err
+	}
+	defer logs.close()
+
+	gofer := exec.Command(selfExe, append(a.Conf.ToFlags(), "gofer", "--root=/", "--ro", "--io-fd=3")...)
+	gofer.Args[0] = "runsc-gofer"
+	gofer.ExtraFiles = []*os.File{goferEnd}
+	gofer.Stderr = logs.goferOut()
+	gofer.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET,
+		Pdeathsig:  unix.SIGKILL,
+	}
+
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("creating the spec pipe: %w", err)
+	}
+	defer specR.Close()
+	defer specW.Close()
+	bootArgs := append(a.Conf.ToFlags(), "boot", "--spec-fd=3", "--gofer-fd=4")
+	extra := []*os.File{specR, sentryEnd}
+	if logs.boot != nil {
+		bootArgs = append(bootArgs, fmt.Sprintf("--log-fd=%d", 3+len(extra)))
+		extra = append(extra, logs.boot)
+	}
+	if a.Conf.Report.Enabled {
+		a.Spec.Report = true
+		if logs.report != nil {
+			bootArgs = append(bootArgs, fmt.Sprintf("--report-fd=%d", 3+len(extra)))
+			extra = append(extra, logs.report)
+		}
+	}
+	sb := exec.Command(selfExe, bootArgs...)
+	sb.Args[0] = "runsc-sandbox"
+	sb.Stdin, sb.Stdout, sb.Stderr = os.Stdin, os.Stdout, os.Stderr
+	sb.ExtraFiles = extra
+	sb.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET,
+		Pdeathsig:  unix.SIGKILL,
+	}
+
+	// Start both, then forward signals to the sandbox, which gives them to the
+	// container's init.
+	if err := gofer.Start(); err != nil {
+		return 0, fmt.Errorf("starting gofer: %w", err)
+	}
+	goferEnd.Close()
+	if err := sb.Start(); err != nil {
+		gofer.Process.Kill()
+		gofer.Wait()
+		return 0, fmt.Errorf("starting sandbox: %w", err)
+	}
+	sentryEnd.Close()
+	specR.Close()
+	go func() {
+		boot.WriteSpec(specW, a.Spec)
+		specW.Close()
+	}()
+
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGCONT)
+	defer signal.Stop(sigs)
+	go func() {
+		for s := range sigs {
+			sb.Process.Signal(s)
+		}
+	}()
+
+	waitErr := sb.Wait()
+	code := exitCode(sb.ProcessState)
+	// The gofer exits when the sandbox's end of its socket closes; give it a moment.
+	done := make(chan struct{})
+	go func() { gofer.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		gofer.Process.Kill()
+		<-done
+	}
+	var ee *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &ee) {
+		return 0, fmt.Errorf("waiting for sandbox: %w", waitErr)
+	}
+	return code, nil
+}
+
+// exitCode is a finished process's status as a shell reports it.
+func exitCode(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+func seqpacketPair() (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fds[0]), "gofer"), os.NewFile(uintptr(fds[1]), "sentry"), nil
+}
+
+// logFiles are the files the CLI opens on behalf of the sandbox and gofer, which cannot
+// open host paths themselves.
+type logFiles struct {
+	boot, gofer, report *os.File
+}
+
+func (l *logFiles) goferOut() *os.File {
+	if l.gofer != nil {
+		return l.gofer
+	}
+	return os.Stderr
+}
+
+func (l *logFiles) close() {
+	for _, f := range []*os.File{l.boot, l.gofer, l.report} {
+		if f != nil && f != os.Stderr {
+			f.Close()
+		}
+	}
+}
+
+// openLogs opens --debug-log files (DIR/ gets one file per process) and the --report file.
+func openLogs(c *config.Config) (*logFiles, error) {
+	l := &logFiles{}
+	open := func(p string) (*os.File, error) {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("opening log file: %w", err)
+		}
+		return f, nil
+	}
+	var err error
+	if c.Debug || c.Strace {
+		switch {
+		case c.DebugLog == "":
+			l.boot = os.Stderr
+		case isDir(c.DebugLog):
+			stamp := time.Now().Format("20060102-150405.000000")
+			if l.boot, err = open(filepath.Join(c.DebugLog, "runsc.log."+stamp+".boot")); err != nil {
+				return nil, err
+			}
+			if l.gofer, err = open(filepath.Join(c.DebugLog, "runsc.log."+stamp+".gofer")); err != nil {
+				l.close()
+				return nil, err
+			}
+		default:
+			if l.boot, err = open(c.DebugLog); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if c.Report.Enabled && c.Report.File != "" {
+		f, err := os.OpenFile(c.Report.File, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			l.close()
+			return nil, fmt.Errorf("opening report file: %w", err)
+		}
+		l.report = f
+	}
+	return l, nil
+}
+
+func isDir(p string) bool {
+	if len(p) > 0 && p[len(p)-1] == '/' {
+		os.MkdirAll(p, 0o755)
+		return true
+	}
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}

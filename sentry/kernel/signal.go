@@ -1,0 +1,290 @@
+package kernel
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// Signal numbers and si_code values the kernel itself generates.
+const (
+	NumSignals = 64
+
+	SI_USER    = 0
+	SI_KERNEL  = 0x80
+	SI_TKILL   = -6
+	SEGV_MAPER = 1
+	SEGV_ACCER = 2
+	BUS_ADRERR = 2
+
+	SIG_DFL = 0
+	SIG_IGN = 1
+)
+
+// SignalSet is a mask of signals: bit n-1 is signal n.
+type SignalSet uint64
+
+// SigBit returns the set holding only sig.
+func SigBit(sig int) SignalSet { return 1 << uint(sig-1) }
+
+// Unblockable is SIGKILL and SIGSTOP, which no mask can hold.
+var Unblockable = SigBit(int(unix.SIGKILL)) | SigBit(int(unix.SIGSTOP))
+
+// SignalInfo is a queued signal: the fields of siginfo_t the sentry fills.
+type SignalInfo struct {
+	Signo  int32
+	Errno  int32
+	Code   int32
+	PID    int32
+	UID    uint32
+	Addr   uintptr // SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP
+	Status int32   // SIGCHLD
+}
+
+// SigAction is a struct sigaction as the application gave it (kernel layout).
+type SigAction struct {
+	Handler  uint64
+	Flags    uint64
+	Restorer uint64
+	Mask     SignalSet
+}
+
+// Flags of SigAction.
+const (
+	SA_NOCLDSTOP = 0x1
+	SA_NOCLDWAIT = 0x2
+	SA_SIGINFO   = 0x4
+	SA_RESTORER  = 0x04000000
+	SA_ONSTACK   = 0x08000000
+	SA_RESTART   = 0x10000000
+	SA_NODEFER   = 0x40000000
+	SA_RESETHAND = 0x80000000
+)
+
+// SignalStack is a sigaltstack.
+type SignalStack struct {
+	Addr  uint64
+	Flags int32
+	Size  uint64
+}
+
+// Sigaltstack flags.
+const (
+	SS_ONSTACK    = 1
+	SS_DISABLE    = 2
+	SS_AUTODISARM = 1 << 31
+	MINSIGSTKSZ   = 2048
+)
+
+type defaultAction int
+
+const (
+	actTerm defaultAction = iota
+	actCore
+	actIgnore
+	actStop
+	actCont
+)
+
+// defaultActionOf gives signal(7)'s default disposition.
+func defaultActionOf(sig int) defaultAction {
+	switch unix.Signal(sig) {
+	case unix.SIGQUIT, unix.SIGILL, unix.SIGTRAP, unix.SIGABRT, unix.SIGBUS, unix.SIGFPE,
+		unix.SIGSEGV, unix.SIGXCPU, unix.SIGXFSZ, unix.SIGSYS:
+		return actCore
+	case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH:
+		return actIgnore
+	case unix.SIGSTOP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
+		return actStop
+	case unix.SIGCONT:
+		return actCont
+	}
+	return actTerm
+}
+
+// SignalHandlers is the table of actions, shared by threads (and by CLONE_SIGHAND).
+type SignalHandlers struct {
+	Actions [NumSignals]SigAction
+}
+
+// Copy returns a copy (fork without CLONE_SIGHAND).
+func (h *SignalHandlers) Copy() *SignalHandlers {
+	n := *h
+	return &n
+}
+
+// ResetForExec resets handled signals to the default, keeping ignored ones ignored.
+func (h *SignalHandlers) ResetForExec() {
+	for i := range h.Actions {
+		a := &h.Actions[i]
+		if a.Handler != SIG_IGN {
+			*a = SigAction{}
+		} else {
+			a.Flags = 0
+		}
+	}
+}
+
+// ValidSignal reports whether sig is a signal number (1..64).
+func ValidSignal(sig int) bool { return sig >= 1 && sig <= NumSignals }
+
+// isIgnoredLocked reports whether sig would be discarded at generation: tg.mu held.
+func (tg *ThreadGroup) isIgnoredLocked(sig int) bool {
+	a := tg.handlers.Actions[sig-1]
+	switch a.Handler {
+	case SIG_IGN:
+		return sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP)
+	case SIG_DFL:
+		return defaultActionOf(sig) == actIgnore
+	}
+	return false
+}
+
+// SendSignal queues a signal to the thread group and wakes a thread that can take it.
+func (tg *ThreadGroup) SendSignal(info *SignalInfo) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	sig := int(info.Signo)
+	if tg.exiting {
+		return
+	}
+	if tg.isIgnoredLocked(sig) {
+		// A blocked ignored signal is still queued: its action may change before unblocking.
+		blockedByAll := true
+		for _, t := range tg.tasks {
+			if t.sigMask&SigBit(sig) == 0 {
+				blockedByAll = false
+			}
+		}
+		if !blockedByAll {
+			return
+		}
+	}
+	if tg.pending&SigBit(sig) != 0 && sig < 32 {
+		return // standard signals do not queue twice
+	}
+	tg.pending |= SigBit(sig)
+	tg.queue = append(tg.queue, *info)
+	for _, t := range tg.tasks {
+		if t.sigMask&SigBit(sig) == 0 || SigBit(sig)&Unblockable != 0 {
+			t.interrupt()
+			return
+		}
+	}
+}
+
+// SendSignal queues a signal to this thread only (tgkill, synchronous faults).
+func (t *Task) SendSignal(info *SignalInfo) {
+	tg := t.tg
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	sig := int(info.Signo)
+	if tg.exiting || (tg.isIgnoredLocked(sig) && t.sigMask&SigBit(sig) == 0) {
+		return
+	}
+	if t.pending&SigBit(sig) != 0 && sig < 32 {
+		return
+	}
+	t.pending |= SigBit(sig)
+	t.queue = append(t.queue, *info)
+	t.interrupt()
+}
+
+// dequeueSignalLocked takes the lowest deliverable pending signal, thread-directed first.
+func (t *Task) dequeueSignalLocked() (SignalInfo, bool) {
+	for _, src := range []struct {
+		set   *SignalSet
+		queue *[]SignalInfo
+	}{{&t.pending, &t.queue}, {&t.tg.pending, &t.tg.queue}} {
+		deliverable := *src.set &^ (t.sigMask &^ Unblockable)
+		if deliverable == 0 {
+			continue
+		}
+		for i, info := range *src.queue {
+			if deliverable&SigBit(int(info.Signo)) == 0 {
+				continue
+			}
+			q := *src.queue
+			*src.queue = append(q[:i:i], q[i+1:]...)
+			still := false
+			for _, o := range *src.queue {
+				if o.Signo == info.Signo {
+					still = true
+				}
+			}
+			if !still {
+				*src.set &^= SigBit(int(info.Signo))
+			}
+			return info, true
+		}
+	}
+	return SignalInfo{}, false
+}
+
+// forceSignal delivers a synchronous signal that the thread cannot block or ignore away:
+// as Linux's force_sig, a blocked or ignored one is reset to the default action.
+func (t *Task) forceSignal(info *SignalInfo) {
+	tg := t.tg
+	tg.mu.Lock()
+	sig := int(info.Signo)
+	a := &tg.handlers.Actions[sig-1]
+	if t.sigMask&SigBit(sig) != 0 || a.Handler == SIG_IGN {
+		*a = SigAction{}
+		t.sigMask &^= SigBit(sig)
+	}
+	tg.mu.Unlock()
+	t.SendSignal(info)
+}
+
+// deliverSignals acts on pending signals before the task returns to the application.
+// It reports false when the task must stop running (its thread group is exiting).
+func (t *Task) deliverSignals() bool {
+	for {
+		tg := t.tg
+		tg.mu.Lock()
+		if tg.exiting {
+			tg.mu.Unlock()
+			return false
+		}
+		info, ok := t.dequeueSignalLocked()
+		if !ok {
+			tg.mu.Unlock()
+			return true
+		}
+		sig := int(info.Signo)
+		act := tg.handlers.Actions[sig-1]
+		tg.mu.Unlock()
+		switch {
+		case sig == int(unix.SIGKILL):
+			t.tg.exitGroup(SignaledStatus(sig, false))
+			return false
+		case act.Handler == SIG_IGN:
+			continue
+		case act.Handler == SIG_DFL:
+			switch defaultActionOf(sig) {
+			case actIgnore, actCont:
+				continue
+			case actStop:
+				// Job control stops come with the processes issue; until then a stop
+				// signal is logged and ignored rather than faked.
+				t.k.Logf("[%d] stop signal %d ignored: job control is not implemented", t.tid, sig)
+				continue
+			case actCore:
+				t.tg.exitGroup(SignaledStatus(sig, true))
+				return false
+			default:
+				t.tg.exitGroup(SignaledStatus(sig, false))
+				return false
+			}
+		default:
+			if err := t.setupSignalFrame(&info, &act); err != nil {
+				if err == unix.ENOSYS {
+					// Handlers cannot run yet: the process dies of the signal itself.
+					t.tg.exitGroup(SignaledStatus(sig, defaultActionOf(sig) == actCore))
+					return false
+				}
+				// The frame cannot be written (bad stack): the thread dies of SIGSEGV.
+				t.tg.exitGroup(SignaledStatus(int(unix.SIGSEGV), true))
+				return false
+			}
+		}
+	}
+}

@@ -1,0 +1,187 @@
+package kernel
+
+import (
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// WaitStatus is a wait(2) status word.
+type WaitStatus uint32
+
+// ExitedStatus is the status of a process that called exit(code).
+func ExitedStatus(code int) WaitStatus { return WaitStatus(code&0xff) << 8 }
+
+// SignaledStatus is the status of a process killed by sig, with the core-dump bit.
+func SignaledStatus(sig int, core bool) WaitStatus {
+	s := WaitStatus(sig & 0x7f)
+	if core {
+		s |= 0x80
+	}
+	return s
+}
+
+// Exited, ExitCode, Signaled, Signal decode a status.
+func (w WaitStatus) Exited() bool   { return w&0x7f == 0 }
+func (w WaitStatus) ExitCode() int  { return int(w>>8) & 0xff }
+func (w WaitStatus) Signaled() bool { return w&0x7f != 0 && w&0x7f != 0x7f }
+func (w WaitStatus) Signal() int    { return int(w & 0x7f) }
+
+// ShellCode is how a shell reports the status: the exit code, or 128+signal.
+func (w WaitStatus) ShellCode() int {
+	if w.Signaled() {
+		return 128 + w.Signal()
+	}
+	return w.ExitCode()
+}
+
+// Rlimit is one resource limit.
+type Rlimit struct{ Cur, Max uint64 }
+
+// RlimInfinity is RLIM_INFINITY.
+const RlimInfinity = ^uint64(0)
+
+// NumRlimits is RLIM_NLIMITS.
+const NumRlimits = 16
+
+// DefaultRlimits are a new container's limits, as Linux gives init.
+func DefaultRlimits() [NumRlimits]Rlimit {
+	var r [NumRlimits]Rlimit
+	for i := range r {
+		r[i] = Rlimit{RlimInfinity, RlimInfinity}
+	}
+	r[unix.RLIMIT_STACK] = Rlimit{8 << 20, RlimInfinity}
+	r[unix.RLIMIT_CORE] = Rlimit{0, RlimInfinity}
+	r[unix.RLIMIT_NOFILE] = Rlimit{1024, 1048576}
+	r[unix.RLIMIT_MEMLOCK] = Rlimit{8 << 20, 8 << 20}
+	r[unix.RLIMIT_NPROC] = Rlimit{63704, 63704}
+	r[unix.RLIMIT_SIGPENDING] = Rlimit{63704, 63704}
+	r[unix.RLIMIT_MSGQUEUE] = Rlimit{819200, 819200}
+	r[13] = Rlimit{0, 0} // RLIMIT_NICE
+	r[14] = Rlimit{0, 0} // RLIMIT_RTPRIO
+	return r
+}
+
+// ThreadGroup is a process: its threads share a PID, signal handlers, limits, and an
+// exit status.
+type ThreadGroup struct {
+	k   *Kernel
+	pid int32
+
+	mu       sync.Mutex
+	tasks    []*Task
+	leader   *Task
+	handlers *SignalHandlers
+	pending  SignalSet
+	queue    []SignalInfo
+	rlimits  [NumRlimits]Rlimit
+	parent   *ThreadGroup
+	pgid     int32
+	sid      int32
+	exe      string
+
+	exiting    bool
+	exitStatus WaitStatus
+	exited     chan struct{}
+}
+
+// PID is the thread group's ID.
+func (tg *ThreadGroup) PID() int32 { return tg.pid }
+
+// Leader is the thread group leader.
+func (tg *ThreadGroup) Leader() *Task {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.leader
+}
+
+// Executable is the path of the program the thread group runs.
+func (tg *ThreadGroup) Executable() string {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.exe
+}
+
+// Rlimit returns one limit.
+func (tg *ThreadGroup) Rlimit(r int) Rlimit {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.rlimits[r]
+}
+
+// SetRlimit sets one limit; raising the hard limit needs CAP_SYS_RESOURCE.
+func (tg *ThreadGroup) SetRlimit(r int, l Rlimit, privileged bool) error {
+	if l.Cur > l.Max {
+		return unix.EINVAL
+	}
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	if l.Max > tg.rlimits[r].Max && !privileged {
+		return unix.EPERM
+	}
+	if r == unix.RLIMIT_NOFILE && l.Max > 1048576 {
+		return unix.EPERM // fs.nr_open
+	}
+	tg.rlimits[r] = l
+	return nil
+}
+
+// exitGroup makes every thread of the group exit with status (exit_group, fatal signal).
+// The first call sets the status.
+func (tg *ThreadGroup) exitGroup(status WaitStatus) {
+	tg.mu.Lock()
+	if !tg.exiting {
+		tg.exiting = true
+		tg.exitStatus = status
+	}
+	tasks := append([]*Task(nil), tg.tasks...)
+	tg.mu.Unlock()
+	for _, t := range tasks {
+		t.interrupt()
+	}
+}
+
+// removeTask is called by an exiting task; the last one finishes the group.
+func (tg *ThreadGroup) removeTask(t *Task, status WaitStatus) {
+	k := tg.k
+	k.mu.Lock()
+	delete(k.tasks, t.tid)
+	tg.mu.Lock()
+	for i, o := range tg.tasks {
+		if o == t {
+			tg.tasks = append(tg.tasks[:i], tg.tasks[i+1:]...)
+			break
+		}
+	}
+	last := len(tg.tasks) == 0
+	if last {
+		if !tg.exiting {
+			tg.exiting = true
+			tg.exitStatus = status
+		}
+		delete(k.groups, tg.pid)
+	}
+	tg.mu.Unlock()
+	k.mu.Unlock()
+	if last {
+		close(tg.exited)
+		k.liveTasks.Done()
+	}
+}
+
+// ParentPID is the parent's PID, or 0 for the container's init.
+func (tg *ThreadGroup) ParentPID() int32 {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	if tg.parent == nil {
+		return 0
+	}
+	return tg.parent.pid
+}
+
+// NumTasks is the number of threads.
+func (tg *ThreadGroup) NumTasks() int {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return len(tg.tasks)
+}

@@ -1,0 +1,131 @@
+package syscalls
+
+import (
+	"golang.org/x/sys/unix"
+
+	"runsc.dev/pkg/arch"
+	"runsc.dev/platform"
+	"runsc.dev/sentry/kernel"
+	"runsc.dev/sentry/mm"
+)
+
+const (
+	protAll       = unix.PROT_READ | unix.PROT_WRITE | unix.PROT_EXEC
+	protGrowsDown = 0x01000000
+	protGrowsUp   = 0x02000000
+	mapTypeMask   = 0x0f // MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE
+	// mapKnown are the flags mmap accepts with MAP_SHARED_VALIDATE (others EOPNOTSUPP).
+	mapKnown = unix.MAP_SHARED | unix.MAP_PRIVATE | unix.MAP_SHARED_VALIDATE | unix.MAP_FIXED |
+		unix.MAP_ANONYMOUS | unix.MAP_GROWSDOWN | unix.MAP_DENYWRITE | unix.MAP_EXECUTABLE |
+		unix.MAP_LOCKED | unix.MAP_NORESERVE | unix.MAP_POPULATE | unix.MAP_NONBLOCK |
+		unix.MAP_STACK | unix.MAP_HUGETLB | unix.MAP_FIXED_NOREPLACE | unix.MAP_32BIT |
+		unix.MAP_SYNC | 0x3f<<26 /* MAP_HUGE_SHIFT bits */
+)
+
+// Mmap implements mmap(2).
+func Mmap(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	addr, length, prot, flags, fd, off := args.Addr(0), args[1], int(args.Int(2)), int(args.Int(3)), args.Int(4), uint64(args[5])
+	if prot&^(protAll|protGrowsDown|protGrowsUp) != 0 {
+		return 0, unix.EINVAL
+	}
+	typ := flags & mapTypeMask
+	if typ != unix.MAP_SHARED && typ != unix.MAP_PRIVATE && typ != unix.MAP_SHARED_VALIDATE {
+		return 0, unix.EINVAL
+	}
+	if typ == unix.MAP_SHARED_VALIDATE && flags&^mapKnown != 0 {
+		return 0, unix.EOPNOTSUPP
+	}
+	if length == 0 {
+		return 0, unix.EINVAL
+	}
+	if off%4096 != 0 {
+		return 0, unix.EINVAL
+	}
+	rounded := (length + 4095) &^ 4095
+	if rounded < length {
+		return 0, unix.ENOMEM
+	}
+	if flags&unix.MAP_HUGETLB != 0 {
+		t.Unsupported("MAP_HUGETLB")
+		return 0, unix.EINVAL
+	}
+	o := mm.MMapOpts{
+		Addr: addr, Length: rounded, Perms: platform.AccessFromProt(prot), MaxPerms: platform.AnyAccess,
+		Private: typ == unix.MAP_PRIVATE, Fixed: flags&(unix.MAP_FIXED|unix.MAP_FIXED_NOREPLACE) != 0,
+		NoReplace: flags&unix.MAP_FIXED_NOREPLACE != 0 && flags&unix.MAP_FIXED == 0, GrowsDown: flags&unix.MAP_GROWSDOWN != 0,
+	}
+	if flags&unix.MAP_ANONYMOUS == 0 {
+		file, _, err := t.FDTable().Get(fd)
+		if err != nil {
+			return 0, err
+		}
+		defer file.DecRef()
+		st, err := file.Stat()
+		if err != nil {
+			return 0, err
+		}
+		acc := file.StatusFlags() & unix.O_ACCMODE
+		switch {
+		case st.Type() == unix.S_IFCHR && st.RdevMajor == 1 && st.RdevMinor == 5:
+			// /dev/zero: a private mapping is anonymous memory.
+			if !o.Private {
+				t.Unsupported("MAP_SHARED of /dev/zero")
+				return 0, unix.ENODEV
+			}
+			return t.MemoryManager().MMap(o)
+		case st.Type() != unix.S_IFREG:
+			return 0, unix.ENODEV
+		case acc == unix.O_WRONLY:
+			return 0, unix.EACCES
+		}
+		if !o.Private {
+			if acc != unix.O_RDWR && prot&unix.PROT_WRITE != 0 {
+				return 0, unix.EACCES
+			}
+			if prot&unix.PROT_WRITE != 0 {
+				t.Unsupported("writable MAP_SHARED file mapping")
+				return 0, unix.ENODEV
+			}
+			// A read-only shared mapping is served as a private copy of the file: it sees
+			// the file as it is when pages are first touched.
+			o.Private = true
+			o.MaxPerms.Write = false
+		}
+		o.File, o.Offset = file, off
+		o.Name = t.Kernel().VFS().PathOf(t.FSContext(), file)
+		o.Dev, o.Ino = st.Dev(), st.Ino
+	}
+	return t.MemoryManager().MMap(o)
+}
+
+// Munmap implements munmap(2).
+func Munmap(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	return 0, t.MemoryManager().Munmap(args.Addr(0), args[1])
+}
+
+// Mprotect implements mprotect(2).
+func Mprotect(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	prot := int(args.Int(2))
+	if prot&^(protAll|protGrowsDown|protGrowsUp) != 0 || prot&(protGrowsDown|protGrowsUp) == protGrowsDown|protGrowsUp {
+		return 0, unix.EINVAL
+	}
+	return 0, t.MemoryManager().Mprotect(args.Addr(0), args[1], platform.AccessFromProt(prot), prot&protGrowsDown != 0)
+}
+
+// Brk implements brk(2).
+func Brk(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	return t.MemoryManager().Brk(args.Addr(0)), nil
+}
+
+// Madvise implements madvise(2).
+func Madvise(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	return 0, t.MemoryManager().Madvise(args.Addr(0), args[1], int(args.Int(2)))
+}
+
+func init() {
+	register(unix.SYS_MMAP, "mmap", Mmap, kernel.Partial, "writable MAP_SHARED file mappings: ENODEV; read-only shared file mappings are private copies")
+	register(unix.SYS_MUNMAP, "munmap", Munmap, kernel.Supported, "")
+	register(unix.SYS_MPROTECT, "mprotect", Mprotect, kernel.Partial, "PROT_GROWSDOWN is accepted without extending the range")
+	register(unix.SYS_BRK, "brk", Brk, kernel.Supported, "")
+	register(unix.SYS_MADVISE, "madvise", Madvise, kernel.Partial, "only DONTNEED and FREE change anything")
+}
