@@ -203,10 +203,12 @@ func (v *VirtualFilesystem) NewAnonVirtualDentry(ctx Context, inode Inode) Virtu
 
 type anonFS struct{}
 
-func (anonFS) Root() Inode                        { return anonRoot{} }
-func (anonFS) Name() string                       { return "anon_inodefs" }
-func (anonFS) CacheDentries() bool                { return false }
-func (anonFS) Statfs(ctx Context) (Statfs, error) { return Statfs{Type: 0x09041934, Bsize: 4096, Namelen: 255}, nil }
+func (anonFS) Root() Inode         { return anonRoot{} }
+func (anonFS) Name() string        { return "anon_inodefs" }
+func (anonFS) CacheDentries() bool { return false }
+func (anonFS) Statfs(ctx Context) (Statfs, error) {
+	return Statfs{Type: 0x09041934, Bsize: 4096, Namelen: 255}, nil
+}
 
 type anonRoot struct{ NoInodeOps }
 

@@ -19,20 +19,20 @@ func Now() Timespec {
 
 // Statx mask bits (linux/stat.h).
 const (
-	StatxType        = unix.STATX_TYPE
-	StatxMode        = unix.STATX_MODE
-	StatxNlink       = unix.STATX_NLINK
-	StatxUID         = unix.STATX_UID
-	StatxGID         = unix.STATX_GID
-	StatxAtime       = unix.STATX_ATIME
-	StatxMtime       = unix.STATX_MTIME
-	StatxCtime       = unix.STATX_CTIME
-	StatxIno         = unix.STATX_INO
-	StatxSize        = unix.STATX_SIZE
-	StatxBlocks      = unix.STATX_BLOCKS
-	StatxBasicStats  = unix.STATX_BASIC_STATS
-	StatxBtime       = unix.STATX_BTIME
-	StatxMntID       = unix.STATX_MNT_ID
+	StatxType       = unix.STATX_TYPE
+	StatxMode       = unix.STATX_MODE
+	StatxNlink      = unix.STATX_NLINK
+	StatxUID        = unix.STATX_UID
+	StatxGID        = unix.STATX_GID
+	StatxAtime      = unix.STATX_ATIME
+	StatxMtime      = unix.STATX_MTIME
+	StatxCtime      = unix.STATX_CTIME
+	StatxIno        = unix.STATX_INO
+	StatxSize       = unix.STATX_SIZE
+	StatxBlocks     = unix.STATX_BLOCKS
+	StatxBasicStats = unix.STATX_BASIC_STATS
+	StatxBtime      = unix.STATX_BTIME
+	StatxMntID      = unix.STATX_MNT_ID
 )
 
 // Stat is a file's attributes, as statx(2) reports them. Mask says which fields the
