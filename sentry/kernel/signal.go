@@ -62,7 +62,7 @@ const (
 // SignalStack is a sigaltstack.
 type SignalStack struct {
 	Addr  uint64
-	Flags int32
+	Flags uint32
 	Size  uint64
 }
 
@@ -276,11 +276,6 @@ func (t *Task) deliverSignals() bool {
 			}
 		default:
 			if err := t.setupSignalFrame(&info, &act); err != nil {
-				if err == unix.ENOSYS {
-					// Handlers cannot run yet: the process dies of the signal itself.
-					t.tg.exitGroup(SignaledStatus(sig, defaultActionOf(sig) == actCore))
-					return false
-				}
 				// The frame cannot be written (bad stack): the thread dies of SIGSEGV.
 				t.tg.exitGroup(SignaledStatus(int(unix.SIGSEGV), true))
 				return false

@@ -104,7 +104,7 @@ func Sigaltstack(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 		}
 		ss := kernel.SignalStack{
 			Addr:  binary.LittleEndian.Uint64(b[0:]),
-			Flags: int32(binary.LittleEndian.Uint32(b[8:])),
+			Flags: binary.LittleEndian.Uint32(b[8:]),
 			Size:  binary.LittleEndian.Uint64(b[16:]),
 		}
 		mode := ss.Flags &^ kernel.SS_AUTODISARM
@@ -143,7 +143,7 @@ func Sigaltstack(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	if oldAddr != 0 {
 		var b [stackTSize]byte
 		binary.LittleEndian.PutUint64(b[0:], old.Addr)
-		binary.LittleEndian.PutUint32(b[8:], uint32(old.Flags))
+		binary.LittleEndian.PutUint32(b[8:], old.Flags)
 		binary.LittleEndian.PutUint64(b[16:], old.Size)
 		if _, err := t.CopyOut(oldAddr, b[:]); err != nil {
 			return 0, err
@@ -153,7 +153,16 @@ func Sigaltstack(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 }
 
 func init() {
-	register(unix.SYS_RT_SIGACTION, "rt_sigaction", RtSigaction, kernel.Partial, "handlers are recorded; running them comes with signal frames")
+	register(unix.SYS_RT_SIGACTION, "rt_sigaction", RtSigaction, kernel.Supported, "")
 	register(unix.SYS_RT_SIGPROCMASK, "rt_sigprocmask", RtSigprocmask, kernel.Supported, "")
 	register(unix.SYS_SIGALTSTACK, "sigaltstack", Sigaltstack, kernel.Supported, "")
+}
+
+// RtSigreturn implements rt_sigreturn(2).
+func RtSigreturn(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	return 0, t.SignalReturn()
+}
+
+func init() {
+	register(unix.SYS_RT_SIGRETURN, "rt_sigreturn", RtSigreturn, kernel.Supported, "")
 }
