@@ -107,6 +107,12 @@ type AddressSpace interface {
 	Release()
 }
 
+// Protector is implemented by address spaces that can change the permissions of mapped
+// pages in place (one host mprotect instead of unmapping and faulting pages back).
+type Protector interface {
+	Protect(addr, length uintptr, perms Access) error
+}
+
 // Context runs one application thread.
 type Context interface {
 	// Switch runs the thread with state ac in as until it makes a syscall, faults, is

@@ -44,7 +44,11 @@ func (m *MemoryManager) HandleFault(addr uintptr, access platform.Access, known 
 		// Mapped with every permission the mapping allows: a real violation.
 		return FaultAccErr
 	}
-	if _, err := m.makePresentLocked(v, page, v.perms.Write); err != nil {
+	// Not mapped: map it, read-only if it is shared copy-on-write (unless the access is
+	// known to be a write). Mapped read-only in a writable mapping: the access was a
+	// write, so break the sharing.
+	write := e&pteMapped != 0 || (known && access.Write)
+	if _, err := m.makePresentLocked(v, page, write); err != nil {
 		return FaultBusErr
 	}
 	return FaultResolved

@@ -179,3 +179,60 @@ func TestCopyInString(t *testing.T) {
 	}
 	_ = io.EOF
 }
+
+func TestForkCopyOnWrite(t *testing.T) {
+	m, _, mf := newTestMM(t)
+	addr, _ := m.MMap(MMapOpts{Length: 2 * pageSize, Perms: platform.ReadWrite, MaxPerms: platform.AnyAccess, Private: true})
+	shared, _ := m.MMap(MMapOpts{Length: pageSize, Perms: platform.ReadWrite, MaxPerms: platform.AnyAccess})
+	m.CopyOut(addr, []byte("parent"))
+	m.CopyOut(shared, []byte("shared"))
+	used := mf.UsedBytes()
+	c, err := m.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mf.UsedBytes() != used {
+		t.Fatal("fork copied pages eagerly")
+	}
+	c.CopyOut(addr, []byte("child!"))
+	m.CopyOut(shared, []byte("SHARED"))
+	got := make([]byte, 6)
+	m.CopyIn(addr, got)
+	if string(got) != "parent" {
+		t.Fatalf("parent sees %q after the child's write", got)
+	}
+	c.CopyIn(addr, got)
+	if string(got) != "child!" {
+		t.Fatalf("child sees %q", got)
+	}
+	c.CopyIn(shared, got)
+	if string(got) != "SHARED" {
+		t.Fatalf("child sees %q in a shared mapping, want the parent's write", got)
+	}
+	c.DecUsers()
+	m.DecUsers()
+	if mf.UsedBytes() != 0 {
+		t.Fatalf("%d bytes still allocated after both exit", mf.UsedBytes())
+	}
+}
+
+func TestPlacementNeverOverlaps(t *testing.T) {
+	m, _, _ := newTestMM(t)
+	var got [][2]uintptr
+	for i := 1; i <= 20; i++ {
+		a, err := m.MMap(MMapOpts{Length: uintptr(i%3+1) * pageSize, Perms: platform.Read, MaxPerms: platform.AnyAccess, Private: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%4 == 0 {
+			m.Munmap(a, pageSize)
+		}
+		got = append(got, [2]uintptr{a, a + uintptr(i%3+1)*pageSize})
+	}
+	vmas := m.VMAs()
+	for i := 1; i < len(vmas); i++ {
+		if vmas[i].Start < vmas[i-1].End {
+			t.Fatalf("vmas overlap: %+v and %+v", vmas[i-1], vmas[i])
+		}
+	}
+}

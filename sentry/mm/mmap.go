@@ -82,14 +82,11 @@ func (m *MemoryManager) findAvailableLocked(length uintptr) (uintptr, error) {
 	l := m.layout
 	top := l.MmapBase
 	for i := len(m.vmas) - 1; i >= -1; i-- {
-		var gapLo uintptr = l.MinAddr
+		lo := l.MinAddr
 		if i >= 0 {
-			gapLo = m.vmas[i].end
+			lo = m.vmas[i].end
 		}
-		if gapLo >= top {
-			continue
-		}
-		if top-gapLo >= length {
+		if lo < top && top-lo >= length {
 			return top - length, nil
 		}
 		if i >= 0 {
