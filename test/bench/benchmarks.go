@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"runsc.dev/test/e2e/testenv"
+)
+
+// benchmark is one row of the table. measure takes one sample on a runtime.
+type benchmark struct {
+	name    string
+	unit    string
+	format  string // for the value in a table cell
+	measure func(e *env, rt runtime) (float64, error)
+}
+
+// benchmarks is the table of benchmarks; add a row (and its program in progs/) to add one.
+var benchmarks = []benchmark{
+	{"getpid", "ns/call", "%.0f", measureGetpid},
+	{"do-true", "ms", "%.1f", measureTrue},
+	{"idle-rss", "MiB", "%.1f", measureIdleRSS},
+}
+
+// getpidTarget is how long one timed loop of getpid should take: long enough to time,
+// short enough that the ptrace platforms stay under 2 s.
+const getpidTarget = 500 * time.Millisecond
+
+// measureGetpid times N raw getpid calls inside the program; N is chosen per runtime from
+// a short calibration run so that the loop takes about getpidTarget.
+func measureGetpid(e *env, rt runtime) (float64, error) {
+	n, ok := e.getpidN[rt.name]
+	if !ok {
+		per, err := getpidOnce(e, rt, 2000)
+		if err != nil {
+			return 0, err
+		}
+		n = int(float64(getpidTarget.Nanoseconds()) / max(per, 1))
+		n = min(max(n, 2000), 5000000)
+		e.getpidN[rt.name] = n
+	}
+	return getpidOnce(e, rt, n)
+}
+
+func getpidOnce(e *env, rt runtime, n int) (float64, error) {
+	out, err := e.run(rt, "getpid", strconv.Itoa(n))
+	if err != nil {
+		return 0, err
+	}
+	var v float64
+	if _, err := fmt.Sscanf(strings.TrimSpace(out), "ns_per_call %g", &v); err != nil {
+		return 0, fmt.Errorf("unexpected output %q", out)
+	}
+	return v, nil
+}
+
+// measureTrue is the wall time of running a static program that exits at once, measured
+// from outside: the whole command, start-up and tear-down included.
+func measureTrue(e *env, rt runtime) (float64, error) {
+	start := time.Now()
+	if _, err := e.run(rt, "true"); err != nil {
+		return 0, err
+	}
+	return float64(time.Since(start).Microseconds()) / 1000, nil
+}
+
+// measureIdleRSS runs a program that sleeps 2 s and samples, every 50 ms, the summed VmRSS
+// of the runtime's processes (the command and everything below it; natively the program
+// itself), reporting the peak.
+func measureIdleRSS(e *env, rt runtime) (float64, error) {
+	cmd, done, err := e.start(rt, "idle", "2")
+	if err != nil {
+		return 0, err
+	}
+	var peak int64
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var sum int64
+		if p, ok := testenv.ReadProc(cmd.Process.Pid); ok {
+			sum += p.RSSKiB()
+		}
+		for _, p := range testenv.Descendants(cmd.Process.Pid) {
+			sum += p.RSSKiB()
+		}
+		peak = max(peak, sum)
+		select {
+		case f := <-done:
+			if f.err != nil {
+				return 0, f.err
+			}
+			return float64(peak) / 1024, nil
+		case <-tick.C:
+		}
+	}
+}
+
+func benchmarkNames() []string {
+	var names []string
+	for _, b := range benchmarks {
+		names = append(names, b.name)
+	}
+	return names
+}
+
+func selectBenchmarks(list string) ([]benchmark, error) {
+	if list == "" {
+		return benchmarks, nil
+	}
+	var out []benchmark
+	for _, name := range strings.Split(list, ",") {
+		found := false
+		for _, b := range benchmarks {
+			if b.name == strings.TrimSpace(name) {
+				out = append(out, b)
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("-only: no benchmark %q (have %s)", name, strings.Join(benchmarkNames(), ", "))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,2 @@
+/* true: exits 0 at once. */
+int main(void) { return 0; }
