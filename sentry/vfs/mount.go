@@ -85,6 +85,9 @@ func New() *VirtualFilesystem {
 
 func (v *VirtualFilesystem) newMount(ctx Context, fs Filesystem, flags uint32) *Mount {
 	m := &Mount{vfs: v, fs: fs, id: v.nextMountID.Add(1)}
+	if ro, ok := fs.(interface{ ReadOnly() bool }); ok && ro.ReadOnly() {
+		flags |= MountReadOnly
+	}
 	m.flags.Store(flags)
 	v.mountMu.Lock()
 	root, ok := v.roots[fs]
