@@ -51,6 +51,8 @@ type Kernel struct {
 	liveTasks sync.WaitGroup
 
 	unsupported unsupportedCounts
+	futexOnce   sync.Once
+	futex       *futexTable
 	pidMax      int32
 	seq         atomic.Uint64
 }

@@ -247,6 +247,10 @@ func (t *Task) deliverSignals() bool {
 		info, ok := t.dequeueSignalLocked()
 		if !ok {
 			tg.mu.Unlock()
+			if t.pendingRestart != 0 {
+				// No handler ran: the interrupted call simply restarts.
+				t.restartSyscall()
+			}
 			return true
 		}
 		sig := int(info.Signo)
@@ -275,6 +279,7 @@ func (t *Task) deliverSignals() bool {
 				return false
 			}
 		default:
+			t.resolveRestart(&act)
 			if err := t.setupSignalFrame(&info, &act); err != nil {
 				// The frame cannot be written (bad stack): the thread dies of SIGSEGV.
 				t.tg.exitGroup(SignaledStatus(int(unix.SIGSEGV), true))

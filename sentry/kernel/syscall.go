@@ -100,6 +100,10 @@ func (t *Task) executeSyscall() {
 		return
 	}
 	if err != nil {
+		if isRestartErrno(err) {
+			// Restarted, or turned into EINTR, when the task next delivers signals.
+			t.pendingRestart = err.(unix.Errno)
+		}
 		errno, ok := err.(unix.Errno)
 		if !ok {
 			// A handler leaked a non-errno error: that is a sentry bug; the application
@@ -179,4 +183,41 @@ func (k *Kernel) UnsupportedReport() string {
 		fmt.Fprintf(&b, "%s%s: %d\n", k.syscallName(r.key.nr), detailSuffix(r.key.detail), r.n)
 	}
 	return b.String()
+}
+
+func isRestartErrno(err error) bool {
+	switch err {
+	case ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK:
+		return true
+	}
+	return false
+}
+
+// restartSyscall makes the interrupted syscall run again when the task resumes.
+func (t *Task) restartSyscall() {
+	r := &t.ac.Regs
+	r.Rip -= 2 // the syscall instruction is two bytes
+	if t.pendingRestart == ERESTART_RESTARTBLOCK {
+		r.Rax = unix.SYS_RESTART_SYSCALL
+	} else {
+		r.Rax = r.OrigRax
+	}
+	t.pendingRestart = 0
+}
+
+// resolveRestart decides, as a signal handler is about to run, whether the interrupted
+// syscall restarts (SA_RESTART) or fails with EINTR.
+func (t *Task) resolveRestart(act *SigAction) {
+	if t.pendingRestart == 0 {
+		return
+	}
+	switch {
+	case t.pendingRestart == ERESTARTNOINTR,
+		t.pendingRestart == ERESTARTSYS && act.Flags&SA_RESTART != 0:
+		t.restartSyscall()
+	default:
+		eintr := -int64(unix.EINTR)
+		t.ac.Regs.Rax = uint64(eintr)
+		t.pendingRestart = 0
+	}
 }

@@ -27,6 +27,8 @@ type Task struct {
 	mm   *mm.MemoryManager
 	fdt  *vfs.FDTable
 	fs   *vfs.FSContext
+	// fdtUsers counts the tasks sharing fdt (CLONE_FILES).
+	fdtUsers *sharedCount
 
 	creds atomic.Pointer[auth.Credentials]
 
@@ -46,9 +48,14 @@ type Task struct {
 	robustLen     uint64
 	// wake is signalled by interrupt to end a blocking wait.
 	wake chan struct{}
+	// vforkDone is closed when a vfork child execs or exits.
+	vforkDone chan struct{}
 
 	// syscallNo is the syscall being handled, for Unsupported reports.
 	syscallNo uintptr
+	// pendingRestart is the ERESTART* errno of an interrupted syscall, resolved when
+	// signals are next delivered (task goroutine only).
+	pendingRestart unix.Errno
 
 	// exiting is set by exit(2); protected by mu.
 	exiting    bool

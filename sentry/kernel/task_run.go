@@ -74,8 +74,10 @@ func (k *Kernel) CreateProcess(a CreateProcessArgs) (*ThreadGroup, error) {
 	tg := &ThreadGroup{
 		k: k, pid: pid, handlers: &SignalHandlers{}, rlimits: a.Rlimits,
 		pgid: pid, sid: pid, exe: a.ExecPath, exited: make(chan struct{}),
+		childCh: make(chan struct{}), children: map[*ThreadGroup]struct{}{},
+		exitSignal: int(unix.SIGCHLD),
 	}
-	t := &Task{k: k, tg: tg, tid: pid, pctx: pctx, mm: m, fdt: a.FDTable, fs: a.FSContext}
+	t := &Task{k: k, tg: tg, tid: pid, pctx: pctx, mm: m, fdt: a.FDTable, fs: a.FSContext, fdtUsers: newSharedCount()}
 	t.creds.Store(a.Credentials)
 	t.name = baseName(a.ExecPath)
 	t.ac.Regs = arch.Registers{Rip: uint64(img.Entry), Rsp: uint64(img.Stack), Cs: arch.UserCS, Ss: arch.UserDS, Eflags: arch.InitEflags}
@@ -181,15 +183,3 @@ func (t *Task) ExitGroup(status WaitStatus) {
 	t.RequestExit(status)
 }
 
-// exitTask releases the task's resources and removes it from its thread group.
-func (t *Task) exitTask(status WaitStatus) {
-	t.pctx.Release()
-	t.tg.mu.Lock()
-	lastThread := len(t.tg.tasks) == 1
-	t.tg.mu.Unlock()
-	if lastThread {
-		t.fdt.RemoveAll()
-	}
-	t.mm.DecUsers()
-	t.tg.removeTask(t, status)
-}

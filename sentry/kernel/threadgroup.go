@@ -83,6 +83,18 @@ type ThreadGroup struct {
 	exiting    bool
 	exitStatus WaitStatus
 	exited     chan struct{}
+	// exitSignal is sent to the parent when the group exits (0: none).
+	exitSignal int
+
+	// The task tree, protected by Kernel.mu: children, and zombie state once every
+	// thread has exited (reaped by the parent's wait).
+	children map[*ThreadGroup]struct{}
+	zombie   bool
+	// childCh is closed (and replaced) whenever a child changes state, waking waiters;
+	// protected by mu.
+	childCh chan struct{}
+	// stopped/continued state for WUNTRACED and WCONTINUED, protected by mu.
+	subreaper bool
 }
 
 // PID is the thread group's ID.
@@ -138,34 +150,6 @@ func (tg *ThreadGroup) exitGroup(status WaitStatus) {
 	tg.mu.Unlock()
 	for _, t := range tasks {
 		t.interrupt()
-	}
-}
-
-// removeTask is called by an exiting task; the last one finishes the group.
-func (tg *ThreadGroup) removeTask(t *Task, status WaitStatus) {
-	k := tg.k
-	k.mu.Lock()
-	delete(k.tasks, t.tid)
-	tg.mu.Lock()
-	for i, o := range tg.tasks {
-		if o == t {
-			tg.tasks = append(tg.tasks[:i], tg.tasks[i+1:]...)
-			break
-		}
-	}
-	last := len(tg.tasks) == 0
-	if last {
-		if !tg.exiting {
-			tg.exiting = true
-			tg.exitStatus = status
-		}
-		delete(k.groups, tg.pid)
-	}
-	tg.mu.Unlock()
-	k.mu.Unlock()
-	if last {
-		close(tg.exited)
-		k.liveTasks.Done()
 	}
 }
 

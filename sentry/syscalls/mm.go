@@ -92,7 +92,7 @@ func Mmap(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 			o.MaxPerms.Write = false
 		}
 		o.File, o.Offset = file, off
-		o.Name = t.Kernel().VFS().PathOf(t.FSContext(), file)
+		o.Name, _ = t.Kernel().VFS().PathFrom(t.FSContext().Root(), file.VirtualDentry())
 		o.Dev, o.Ino = st.Dev(), st.Ino
 	}
 	return t.MemoryManager().MMap(o)
