@@ -43,6 +43,10 @@ func platform() string {
 // process below runsc other than runsc's own boot and gofer processes runs application
 // code, so it must be confined: traced (ptrace platform) or under a seccomp filter
 // (systrap platform).
+//
+// runsc's own boot and gofer processes are those whose command line names that role. A
+// process forked from one without exec (how a platform's stub process is usually made)
+// shows its parent's command line unchanged: it is not runsc's own and must be confined.
 func TestApplicationProcessesAreConfined(t *testing.T) {
 	sleeper := prog(t, "sleeper")
 	runsc := runscBinary(t)
@@ -56,13 +60,21 @@ func TestApplicationProcessesAreConfined(t *testing.T) {
 	}
 
 	tree := testenv.Descendants(s.cmd.Process.Pid)
+	byPID := map[int]testenv.Proc{}
+	if self, ok := testenv.ReadProc(s.cmd.Process.Pid); ok {
+		byPID[self.PID] = self
+	}
+	for _, p := range tree {
+		byPID[p.PID] = p
+	}
 	var report []string
 	confined := 0
 	for _, p := range tree {
 		role := p.Role(runsc)
-		report = append(report, fmt.Sprintf("pid %d ppid %d role %q TracerPid %s Seccomp %s: %s",
-			p.PID, p.PPID, role, p.Status["TracerPid"], p.Status["Seccomp"], p.Name()))
-		if role == "boot" || role == "gofer" {
+		forked := strings.Join(byPID[p.PPID].Cmdline, "\x00") == strings.Join(p.Cmdline, "\x00")
+		report = append(report, fmt.Sprintf("pid %d ppid %d role %q forked %v TracerPid %s Seccomp %s: %s",
+			p.PID, p.PPID, role, forked, p.Status["TracerPid"], p.Status["Seccomp"], p.Name()))
+		if (role == "boot" || role == "gofer") && !forked {
 			continue
 		}
 		switch platform() {

@@ -43,7 +43,7 @@ func TestUnknownSyscallDebugLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(logDir)
-	got := runRunsc(t, "--debug", "--debug-log", logDir, "do", enosys)
+	got := runRunsc(t, "--debug", "--debug-log", logDir+"/", "do", enosys)
 	if got.status != 0 {
 		t.Fatalf("runsc --debug do enosys: %v", got)
 	}

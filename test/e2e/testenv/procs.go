@@ -111,10 +111,11 @@ func (p Proc) Role(runscPath string) string {
 }
 
 // IsRunsc reports whether the process runs the runsc binary at runscPath (by
-// /proc/PID/exe, falling back to argv[0]).
+// /proc/PID/exe, or else by argv[0], for a binary re-executed from a copy).
 func (p Proc) IsRunsc(runscPath string) bool {
-	if exe, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(p.PID), "exe")); err == nil {
-		return exe == runscPath || strings.TrimSuffix(exe, " (deleted)") == runscPath
+	if exe, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(p.PID), "exe")); err == nil &&
+		strings.TrimSuffix(exe, " (deleted)") == runscPath {
+		return true
 	}
 	return len(p.Cmdline) > 0 && (p.Cmdline[0] == runscPath || filepath.Base(p.Cmdline[0]) == "runsc")
 }
