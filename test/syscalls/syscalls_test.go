@@ -1,6 +1,6 @@
 // Package syscalls_test runs the conformance case programs in cases/*.c natively and under
-// `runsc do`, and fails unless both pass. See README in cases/check.h for the output each
-// program prints, and known_failures.txt for the cases that cannot pass under runsc yet.
+// `runsc do`, and fails unless both pass. cases/check.h describes the lines each program
+// prints; known_failures.txt lists the cases that cannot pass under runsc yet.
 package syscalls_test
 
 import (
@@ -197,7 +197,11 @@ func checkSandboxed(t *testing.T, file string, native, sb result, known map[stri
 
 	// The program as a whole: it must end normally, print DONE, and its exit status must
 	// say whether any case failed.
-	ended := sb.err == nil && sb.done && sb.status == map[bool]int{true: 1, false: 0}[sb.failures > 0]
+	wantStatus := 0
+	if sb.failures > 0 {
+		wantStatus = 1
+	}
+	ended := sb.err == nil && sb.done && sb.status == wantStatus
 	switch {
 	case !ended && whole:
 		t.Logf("expected failure of the whole program (%s): %v", wholeReason, sb)
