@@ -57,6 +57,8 @@ func (tg *ThreadGroup) removeTask(t *Task, status WaitStatus) {
 	tg.mu.Unlock()
 	if !last {
 		k.mu.Unlock()
+		// An exec'ing thread waits for the others to go.
+		tg.notifyChild()
 		return
 	}
 	isInit := tg == k.init

@@ -8,6 +8,8 @@ package kernel
 
 import (
 	"io"
+
+	"golang.org/x/sys/unix"
 	"log"
 	"sync"
 	"sync/atomic"
@@ -140,7 +142,9 @@ func (k *Kernel) SignalInit(sig int) {
 	k.mu.Lock()
 	init := k.init
 	k.mu.Unlock()
-	if init != nil {
+	// As for any PID namespace's init, a signal from outside is delivered only if init
+	// handles it, except SIGKILL (and SIGSTOP), which always are.
+	if init != nil && (sig == int(unix.SIGKILL) || init.HandlesOrBlocks(sig)) {
 		init.SendSignal(&SignalInfo{Signo: int32(sig), Code: SI_USER})
 	}
 }

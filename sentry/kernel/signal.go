@@ -288,3 +288,23 @@ func (t *Task) deliverSignals() bool {
 		}
 	}
 }
+
+// HandlesOrBlocks reports whether sig has a handler or is blocked by some thread: what a
+// PID namespace's init must do to receive a signal from inside its namespace (SIGKILL and
+// SIGSTOP included, which init never gets from its own namespace).
+func (tg *ThreadGroup) HandlesOrBlocks(sig int) bool {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
+		return false
+	}
+	if h := tg.handlers.Actions[sig-1].Handler; h != SIG_DFL && h != SIG_IGN {
+		return true
+	}
+	for _, t := range tg.tasks {
+		if t.sigMask&SigBit(sig) != 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -50,6 +50,8 @@ type Task struct {
 	wake chan struct{}
 	// vforkDone is closed when a vfork child execs or exits.
 	vforkDone chan struct{}
+	// execKilled: another thread's execve made this one exit.
+	execKilled bool
 
 	// syscallNo is the syscall being handled, for Unsupported reports.
 	syscallNo uintptr

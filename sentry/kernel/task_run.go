@@ -122,6 +122,10 @@ func (t *Task) run() {
 	runtime.LockOSThread()
 	status := ExitedStatus(0)
 	for {
+		if st, ok := t.exitRequested(); ok {
+			status = st
+			break
+		}
 		if !t.deliverSignals() {
 			break
 		}
@@ -135,10 +139,6 @@ func (t *Task) run() {
 		switch trap.Kind {
 		case platform.TrapSyscall:
 			t.executeSyscall()
-			if st, ok := t.exitRequested(); ok {
-				status = st
-				goto exit
-			}
 		case platform.TrapFault:
 			t.handleFault(trap)
 		case platform.TrapSignal:
@@ -146,7 +146,6 @@ func (t *Task) run() {
 		case platform.TrapInterrupted:
 		}
 	}
-exit:
 	t.exitTask(status)
 }
 
