@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"time"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -246,6 +248,9 @@ func (t *Task) deliverSignals() bool {
 		}
 		info, ok := t.dequeueSignalLocked()
 		if !ok {
+			if t.haveSavedMask {
+				t.sigMask, t.haveSavedMask = t.savedMask, false
+			}
 			tg.mu.Unlock()
 			if t.pendingRestart != 0 {
 				// No handler ran: the interrupted call simply restarts.
@@ -308,3 +313,63 @@ func (tg *ThreadGroup) HandlesOrBlocks(sig int) bool {
 	}
 	return false
 }
+
+// PendingSignals returns the signals pending for the task (its own and its process's).
+func (t *Task) PendingSignals() SignalSet {
+	t.tg.mu.Lock()
+	defer t.tg.mu.Unlock()
+	return t.pending | t.tg.pending
+}
+
+// TakeSignal dequeues a pending signal in set (rt_sigtimedwait), waiting until the
+// deadline (zero: forever; already passed: poll). It returns EAGAIN on timeout and
+// EINTR when another signal interrupts the wait.
+func (t *Task) TakeSignal(set SignalSet, deadline time.Time, poll bool) (SignalInfo, error) {
+	tg := t.tg
+	set &^= Unblockable
+	for {
+		tg.mu.Lock()
+		// Take from the waited-for set as if everything else were blocked.
+		saved := t.sigMask
+		t.sigMask = ^set
+		info, ok := t.dequeueSignalLocked()
+		t.sigMask = saved
+		tg.mu.Unlock()
+		if ok {
+			return info, nil
+		}
+		if poll {
+			return SignalInfo{}, unix.EAGAIN
+		}
+		// Wait: the waited-for signals count as deliverable for the wake-up.
+		tg.mu.Lock()
+		t.sigMask &^= set
+		tg.mu.Unlock()
+		interrupted := t.BlockTimeout(deadline)
+		tg.mu.Lock()
+		t.sigMask = saved
+		pend := (t.pending | tg.pending) & set
+		tg.mu.Unlock()
+		if pend != 0 {
+			continue
+		}
+		if interrupted {
+			return SignalInfo{}, ERESTARTNOHAND
+		}
+		return SignalInfo{}, unix.EAGAIN
+	}
+}
+
+// SigsuspendMask sets a temporary mask until a signal handler runs (rt_sigsuspend):
+// the old mask is restored by the frame's uc_sigmask.
+func (t *Task) SigsuspendMask(m SignalSet) SignalSet {
+	t.tg.mu.Lock()
+	defer t.tg.mu.Unlock()
+	old := t.sigMask
+	t.sigMask = m &^ Unblockable
+	t.savedMask, t.haveSavedMask = old, true
+	return old
+}
+
+// SiginfoBytes encodes a queued signal as siginfo_t.
+func (info *SignalInfo) SiginfoBytes() [128]byte { return info.siginfoBytes() }

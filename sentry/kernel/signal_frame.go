@@ -92,6 +92,10 @@ func (t *Task) setupSignalFrame(info *SignalInfo, act *SigAction) error {
 	tg.mu.Lock()
 	alt := t.altStack
 	oldMask := t.sigMask
+	if t.haveSavedMask {
+		// After rt_sigsuspend the frame restores the mask from before the call.
+		oldMask, t.haveSavedMask = t.savedMask, false
+	}
 	tg.mu.Unlock()
 	onAlt := alt.Flags&SS_DISABLE == 0 && alt.Size != 0 && regs.Rsp-alt.Addr < alt.Size
 	if act.Flags&SA_ONSTACK != 0 && alt.Flags&SS_DISABLE == 0 && alt.Size != 0 && !onAlt {

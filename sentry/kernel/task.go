@@ -37,6 +37,10 @@ type Task struct {
 	pending  SignalSet
 	queue    []SignalInfo
 	altStack SignalStack
+	// savedMask is restored after a handler runs following rt_sigsuspend (or when
+	// no handler runs).
+	savedMask     SignalSet
+	haveSavedMask bool
 
 	// interruptPending is set by interrupt and cleared by the task goroutine.
 	interruptPending atomic.Bool

@@ -181,4 +181,3 @@ func (t *Task) ExitGroup(status WaitStatus) {
 	t.tg.exitGroup(status)
 	t.RequestExit(status)
 }
-
