@@ -70,8 +70,12 @@ func (tg *ThreadGroup) removeTask(t *Task, status WaitStatus) {
 			break
 		}
 	}
+	var deathSigs []*ThreadGroup
 	for c := range tg.children {
 		delete(tg.children, c)
+		if !c.zombie && c.ParentDeathSignal() != 0 {
+			deathSigs = append(deathSigs, c)
+		}
 		if isInit || reaper == nil {
 			c.parent = nil
 			if c.zombie {
@@ -123,6 +127,9 @@ func (tg *ThreadGroup) removeTask(t *Task, status WaitStatus) {
 			})
 		}
 		parent.notifyChild()
+	}
+	for _, c := range deathSigs {
+		c.SendSignal(&SignalInfo{Signo: int32(c.ParentDeathSignal()), Code: SI_USER, PID: tg.pid})
 	}
 	for _, g := range others {
 		g.SendSignal(&SignalInfo{Signo: int32(unix.SIGKILL), Code: SI_KERNEL})

@@ -56,6 +56,7 @@ type Task struct {
 	vforkDone chan struct{}
 	// execKilled: another thread's execve made this one exit.
 	execKilled bool
+	noNewPrivs bool
 
 	// syscallNo is the syscall being handled, for Unsupported reports.
 	syscallNo uintptr
@@ -260,4 +261,25 @@ func (t *Task) CPUTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ts.Nano())
+}
+
+// ClearChildTID returns set_tid_address's address.
+func (t *Task) ClearChildTID() uintptr {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.clearChildTID
+}
+
+// SetNoNewPrivs sets PR_SET_NO_NEW_PRIVS (it can never be cleared).
+func (t *Task) SetNoNewPrivs() {
+	t.mu.Lock()
+	t.noNewPrivs = true
+	t.mu.Unlock()
+}
+
+// NoNewPrivs returns PR_GET_NO_NEW_PRIVS.
+func (t *Task) NoNewPrivs() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.noNewPrivs
 }

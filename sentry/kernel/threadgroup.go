@@ -93,8 +93,11 @@ type ThreadGroup struct {
 	// childCh is closed (and replaced) whenever a child changes state, waking waiters;
 	// protected by mu.
 	childCh chan struct{}
-	// stopped/continued state for WUNTRACED and WCONTINUED, protected by mu.
+	// subreaper is PR_SET_CHILD_SUBREAPER, protected by Kernel.mu.
 	subreaper bool
+	// pdeathsig and notDumpable are prctl state, protected by mu.
+	pdeathsig   int
+	notDumpable bool
 }
 
 // PID is the thread group's ID.
@@ -168,4 +171,32 @@ func (tg *ThreadGroup) NumTasks() int {
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	return len(tg.tasks)
+}
+
+// SetParentDeathSignal sets PR_SET_PDEATHSIG.
+func (tg *ThreadGroup) SetParentDeathSignal(sig int) {
+	tg.mu.Lock()
+	tg.pdeathsig = sig
+	tg.mu.Unlock()
+}
+
+// ParentDeathSignal returns PR_GET_PDEATHSIG.
+func (tg *ThreadGroup) ParentDeathSignal() int {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.pdeathsig
+}
+
+// SetDumpable sets PR_SET_DUMPABLE.
+func (tg *ThreadGroup) SetDumpable(d bool) {
+	tg.mu.Lock()
+	tg.notDumpable = !d
+	tg.mu.Unlock()
+}
+
+// Dumpable returns PR_GET_DUMPABLE.
+func (tg *ThreadGroup) Dumpable() bool {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return !tg.notDumpable
 }

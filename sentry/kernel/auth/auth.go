@@ -22,6 +22,7 @@ const (
 	CapKill               = 5
 	CapSetgid             = 6
 	CapSetuid             = 7
+	CapSetpcap            = 8
 	CapSysAdmin           = 21
 	CapLastCap            = 40
 	AllCapabilities       = uint64(1)<<(CapLastCap+1) - 1
@@ -36,6 +37,9 @@ type Credentials struct {
 	Groups                                 []KGID
 
 	PermittedCaps, InheritableCaps, EffectiveCaps, BoundingCaps, AmbientCaps uint64
+
+	// KeepCaps is PR_SET_KEEPCAPS: keep permitted capabilities when leaving root.
+	KeepCaps bool
 }
 
 // NewRootCredentials are the credentials of a container's first process run as root.
