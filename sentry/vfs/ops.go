@@ -228,11 +228,26 @@ func (v *VirtualFilesystem) OpenDentry(ctx Context, vd VirtualDentry, flags uint
 			return nil, unix.EPERM
 		}
 	}
-	impl, err := d.inode.Open(ctx, vd, flags)
-	if err != nil {
+	var impl FileImpl
+	var opts FileOptions
+	var err error
+	if d.typ == unix.S_IFCHR && vd.Mount != v.anon {
+		st, err := d.inode.Stat(ctx)
+		if err != nil {
+			return nil, err
+		}
+		open := lookupCharDevice(st.Rdev())
+		if open == nil {
+			return nil, unix.ENXIO
+		}
+		impl, opts, err = open(ctx, vd, flags)
+		if err != nil {
+			return nil, err
+		}
+	} else if impl, err = d.inode.Open(ctx, vd, flags); err != nil {
 		return nil, err
 	}
-	fd := NewFileDescription(vd, impl, flags, FileOptions{})
+	fd := NewFileDescription(vd, impl, flags, opts)
 	if flags&unix.O_TRUNC != 0 && d.typ == unix.S_IFREG {
 		if err := d.inode.SetStat(ctx, SetStatOptions{Mask: SetStatSize | SetStatCtime, Size: 0}); err != nil {
 			fd.DecRef()
