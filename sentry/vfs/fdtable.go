@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,18 +18,27 @@ type fdEntry struct {
 	cloexec bool
 }
 
+// fdSlots is one published generation of the table's slots. Readers load it and a slot
+// without locking; writers hold FDTable.mu and publish a new, larger generation (copying
+// the slot values) when the table grows.
+type fdSlots []atomic.Pointer[fdEntry]
+
 // FDTable maps file descriptors to file descriptions with their FD_CLOEXEC flag. It is
-// shared by the threads of a process (and by processes created with CLONE_FILES).
+// shared by the threads of a process (and by processes created with CLONE_FILES). Get,
+// the hot path, takes no lock.
 type FDTable struct {
-	mu    sync.Mutex
-	files []fdEntry // index is the fd; nil file is free
-	limit int       // RLIMIT_NOFILE soft limit: fds must be below it
-	next  int       // no free fd below next
+	slots atomic.Pointer[fdSlots]
+
+	mu    sync.Mutex // serializes changes
+	limit int        // RLIMIT_NOFILE soft limit: fds must be below it
+	next  int        // no free fd below next
 }
 
 // NewFDTable returns an empty table with the default limit.
 func NewFDTable() *FDTable {
-	return &FDTable{limit: DefaultNOFILE}
+	t := &FDTable{limit: DefaultNOFILE}
+	t.slots.Store(&fdSlots{})
+	return t
 }
 
 // SetLimit sets the RLIMIT_NOFILE soft limit used for new descriptors.
@@ -48,6 +58,33 @@ func (t *FDTable) Limit() int {
 	return t.limit
 }
 
+// entryLocked returns the entry at fd (t.mu held), or nil.
+func (t *FDTable) entryLocked(fd int) *fdEntry {
+	s := *t.slots.Load()
+	if fd < 0 || fd >= len(s) {
+		return nil
+	}
+	return s[fd].Load()
+}
+
+// setLocked stores e at fd (t.mu held), growing the table as needed.
+func (t *FDTable) setLocked(fd int, e *fdEntry) {
+	s := *t.slots.Load()
+	if fd >= len(s) {
+		n := 16
+		for n <= fd {
+			n *= 2
+		}
+		ns := make(fdSlots, n)
+		for i := range s {
+			ns[i].Store(s[i].Load())
+		}
+		t.slots.Store(&ns)
+		s = ns
+	}
+	s[fd].Store(e)
+}
+
 // NewFD installs f at the lowest free descriptor not below minFD, taking a reference.
 // EMFILE if none is free below the limit; EINVAL if minFD is negative or at least the
 // limit (as F_DUPFD).
@@ -57,46 +94,22 @@ func (t *FDTable) NewFD(minFD int32, f *FileDescription, cloexec bool) (int32, e
 	if minFD < 0 || int(minFD) >= t.limit {
 		return -1, unix.EINVAL
 	}
-	start := int(minFD)
-	if start < t.next {
-		start = t.next
+	fd := int(minFD)
+	if fd < t.next {
+		fd = t.next
 	}
-	fd := start
-	for fd < len(t.files) && t.files[fd].file != nil {
+	for fd < t.limit && t.entryLocked(fd) != nil {
 		fd++
 	}
 	if fd >= t.limit {
 		return -1, unix.EMFILE
 	}
-	if fd >= len(t.files) {
-		t.grow(fd + 1)
-	}
 	f.IncRef()
-	t.files[fd] = fdEntry{file: f, cloexec: cloexec}
+	t.setLocked(fd, &fdEntry{file: f, cloexec: cloexec})
 	if int(minFD) <= t.next {
 		t.next = fd + 1
 	}
 	return int32(fd), nil
-}
-
-func (t *FDTable) grow(n int) {
-	if n <= len(t.files) {
-		return
-	}
-	c := cap(t.files)
-	if n <= c {
-		t.files = t.files[:n]
-		return
-	}
-	if c < 16 {
-		c = 16
-	}
-	for c < n {
-		c *= 2
-	}
-	nf := make([]fdEntry, n, c)
-	copy(nf, t.files)
-	t.files = nf
 }
 
 // NewFDAt installs f at fd (closing what was there), taking a reference. EBADF if fd is
@@ -107,40 +120,46 @@ func (t *FDTable) NewFDAt(fd int32, f *FileDescription, cloexec bool) error {
 		t.mu.Unlock()
 		return unix.EBADF
 	}
-	if int(fd) >= len(t.files) {
-		t.grow(int(fd) + 1)
-	}
-	old := t.files[fd].file
+	old := t.entryLocked(int(fd))
 	f.IncRef()
-	t.files[fd] = fdEntry{file: f, cloexec: cloexec}
+	t.setLocked(int(fd), &fdEntry{file: f, cloexec: cloexec})
 	t.mu.Unlock()
 	if old != nil {
-		old.DecRef()
+		old.file.DecRef()
 	}
 	return nil
 }
 
 // Get returns the file at fd with a reference the caller drops, and its FD_CLOEXEC flag.
 func (t *FDTable) Get(fd int32) (*FileDescription, bool, error) {
-	t.mu.Lock()
-	if fd < 0 || int(fd) >= len(t.files) || t.files[fd].file == nil {
-		t.mu.Unlock()
-		return nil, false, unix.EBADF
+	for {
+		s := *t.slots.Load()
+		if fd < 0 || int(fd) >= len(s) {
+			return nil, false, unix.EBADF
+		}
+		e := s[fd].Load()
+		if e == nil {
+			return nil, false, unix.EBADF
+		}
+		if e.file.TryIncRef() {
+			return e.file, e.cloexec, nil
+		}
+		// Closed under us: look again (it is gone, or replaced by dup2).
+		if s2 := *t.slots.Load(); int(fd) < len(s2) && s2[fd].Load() == e {
+			return nil, false, unix.EBADF
+		}
 	}
-	e := t.files[fd]
-	e.file.IncRef()
-	t.mu.Unlock()
-	return e.file, e.cloexec, nil
 }
 
 // SetCloexec sets or clears fd's FD_CLOEXEC flag.
 func (t *FDTable) SetCloexec(fd int32, cloexec bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if fd < 0 || int(fd) >= len(t.files) || t.files[fd].file == nil {
+	e := t.entryLocked(int(fd))
+	if e == nil {
 		return unix.EBADF
 	}
-	t.files[fd].cloexec = cloexec
+	t.setLocked(int(fd), &fdEntry{file: e.file, cloexec: cloexec})
 	return nil
 }
 
@@ -148,15 +167,15 @@ func (t *FDTable) SetCloexec(fd int32, cloexec bool) error {
 func (t *FDTable) Remove(fd int32) (*FileDescription, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if fd < 0 || int(fd) >= len(t.files) || t.files[fd].file == nil {
+	e := t.entryLocked(int(fd))
+	if e == nil {
 		return nil, unix.EBADF
 	}
-	f := t.files[fd].file
-	t.files[fd] = fdEntry{}
+	t.setLocked(int(fd), nil)
 	if int(fd) < t.next {
 		t.next = int(fd)
 	}
-	return f, nil
+	return e.file, nil
 }
 
 // Close closes fd, dropping the table's reference.
@@ -173,24 +192,17 @@ func (t *FDTable) Close(fd int32) error {
 // oldFD or an out-of-range newFD.
 func (t *FDTable) Dup2(oldFD, newFD int32, cloexec bool) error {
 	t.mu.Lock()
-	if oldFD < 0 || int(oldFD) >= len(t.files) || t.files[oldFD].file == nil {
+	e := t.entryLocked(int(oldFD))
+	if e == nil || newFD < 0 || int(newFD) >= t.limit {
 		t.mu.Unlock()
 		return unix.EBADF
 	}
-	if newFD < 0 || int(newFD) >= t.limit {
-		t.mu.Unlock()
-		return unix.EBADF
-	}
-	f := t.files[oldFD].file
-	if int(newFD) >= len(t.files) {
-		t.grow(int(newFD) + 1)
-	}
-	old := t.files[newFD].file
-	f.IncRef()
-	t.files[newFD] = fdEntry{file: f, cloexec: cloexec}
+	old := t.entryLocked(int(newFD))
+	e.file.IncRef()
+	t.setLocked(int(newFD), &fdEntry{file: e.file, cloexec: cloexec})
 	t.mu.Unlock()
 	if old != nil {
-		old.DecRef()
+		old.file.DecRef()
 	}
 	return nil
 }
@@ -200,13 +212,15 @@ func (t *FDTable) Fork() *FDTable {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := &FDTable{limit: t.limit, next: t.next}
-	n.files = make([]fdEntry, len(t.files))
-	copy(n.files, t.files)
-	for _, e := range n.files {
-		if e.file != nil {
+	s := *t.slots.Load()
+	ns := make(fdSlots, len(s))
+	for i := range s {
+		if e := s[i].Load(); e != nil {
 			e.file.IncRef()
+			ns[i].Store(e)
 		}
 	}
+	n.slots.Store(&ns)
 	return n
 }
 
@@ -214,10 +228,11 @@ func (t *FDTable) Fork() *FDTable {
 func (t *FDTable) CloseOnExec() {
 	var drop []*FileDescription
 	t.mu.Lock()
-	for i, e := range t.files {
-		if e.file != nil && e.cloexec {
+	s := *t.slots.Load()
+	for i := range s {
+		if e := s[i].Load(); e != nil && e.cloexec {
 			drop = append(drop, e.file)
-			t.files[i] = fdEntry{}
+			s[i].Store(nil)
 			if i < t.next {
 				t.next = i
 			}
@@ -231,25 +246,28 @@ func (t *FDTable) CloseOnExec() {
 
 // RemoveAll closes every descriptor (process exit).
 func (t *FDTable) RemoveAll() {
+	var drop []*FileDescription
 	t.mu.Lock()
-	files := t.files
-	t.files = nil
+	s := *t.slots.Load()
+	for i := range s {
+		if e := s[i].Load(); e != nil {
+			drop = append(drop, e.file)
+			s[i].Store(nil)
+		}
+	}
 	t.next = 0
 	t.mu.Unlock()
-	for _, e := range files {
-		if e.file != nil {
-			e.file.DecRef()
-		}
+	for _, f := range drop {
+		f.DecRef()
 	}
 }
 
 // FDs returns the open descriptors in increasing order (for /proc/self/fd).
 func (t *FDTable) FDs() []int32 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	s := *t.slots.Load()
 	var fds []int32
-	for i, e := range t.files {
-		if e.file != nil {
+	for i := range s {
+		if s[i].Load() != nil {
 			fds = append(fds, int32(i))
 		}
 	}

@@ -483,3 +483,38 @@ func TestConcurrentCreate(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestFDTableConcurrent(t *testing.T) {
+	e := newEnv(t)
+	e.write("/f", "x", 0644)
+	f, _ := e.open(e.ctx, "/f", unix.O_RDONLY)
+	defer f.DecRef()
+	ft := vfs.NewFDTable()
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 500; i++ {
+				fd, err := ft.NewFD(0, f, false)
+				if err == nil {
+					ft.Dup2(fd, fd+40, true)
+					ft.Close(fd)
+					ft.Close(fd + 40)
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 2000; i++ {
+				if g, _, err := ft.Get(int32(i % 64)); err == nil {
+					g.DecRef()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if fds := ft.FDs(); len(fds) != 0 {
+		t.Errorf("left open: %v", fds)
+	}
+}
