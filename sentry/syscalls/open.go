@@ -5,6 +5,7 @@ import (
 
 	"runsc.dev/pkg/arch"
 	"runsc.dev/sentry/kernel"
+	"runsc.dev/sentry/vfs"
 )
 
 // validOpenFlags are the flags open(2) looks at; others are ignored, as Linux does.
@@ -42,12 +43,14 @@ func openAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags, mode uint32) (
 	if err != nil {
 		return 0, err
 	}
-	if flags&unix.O_TMPFILE == unix.O_TMPFILE {
-		t.Unsupported("O_TMPFILE")
-		return 0, unix.EOPNOTSUPP
-	}
 	mode = mode & 07777 &^ t.FSContext().Umask()
-	f, err := t.Kernel().VFS().OpenAt(t, pa.root, pa.start, pa.path, flags, mode)
+	v := t.Kernel().VFS()
+	var f *vfs.FileDescription
+	if flags&unix.O_TMPFILE == unix.O_TMPFILE {
+		f, err = v.OpenTmpfile(t, pa.root, pa.start, pa.path, flags, mode)
+	} else {
+		f, err = v.OpenAt(t, pa.root, pa.start, pa.path, flags, mode)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -80,8 +83,8 @@ func Close(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 }
 
 func init() {
-	register(unix.SYS_OPEN, "open", Open, kernel.Partial, "O_TMPFILE is not supported (EOPNOTSUPP)")
-	register(unix.SYS_OPENAT, "openat", Openat, kernel.Partial, "O_TMPFILE is not supported (EOPNOTSUPP)")
+	register(unix.SYS_OPEN, "open", Open, kernel.Partial, "O_TMPFILE on tmpfs only (EOPNOTSUPP elsewhere); an O_TMPFILE file cannot be linked")
+	register(unix.SYS_OPENAT, "openat", Openat, kernel.Partial, "O_TMPFILE on tmpfs only (EOPNOTSUPP elsewhere); an O_TMPFILE file cannot be linked")
 	register(unix.SYS_CREAT, "creat", Creat, kernel.Supported, "")
 	register(unix.SYS_CLOSE, "close", Close, kernel.Supported, "")
 }

@@ -140,6 +140,62 @@ func (v *VirtualFilesystem) OpenAt(ctx Context, root, start VirtualDentry, path 
 	}
 }
 
+// TmpfileCreator is implemented by directory inodes of filesystems that support
+// O_TMPFILE: an unnamed regular file on the directory's filesystem.
+type TmpfileCreator interface {
+	CreateTmpfile(ctx Context, opts CreateOptions) (Inode, FileImpl, error)
+}
+
+// OpenTmpfile implements open(O_TMPFILE) in the directory at path; mode has the umask
+// applied. The file has no name and a link count of zero.
+func (v *VirtualFilesystem) OpenTmpfile(ctx Context, root, start VirtualDentry, path string, flags, mode uint32) (*FileDescription, error) {
+	dir, err := v.GetDentryAt(ctx, root, start, path, true)
+	if err != nil {
+		return nil, err
+	}
+	if !dir.Dentry.IsDir() {
+		return nil, unix.ENOTDIR
+	}
+	tc, ok := dir.Dentry.inode.(TmpfileCreator)
+	if !ok {
+		return nil, unix.EOPNOTSUPP
+	}
+	if dir.Mount.ReadOnly() {
+		return nil, unix.EROFS
+	}
+	if err := v.mayCreate(ctx, dir); err != nil {
+		return nil, err
+	}
+	m, uid, gid, err := newFileOwner(ctx, dir, unix.S_IFREG|mode&07777)
+	if err != nil {
+		return nil, err
+	}
+	inode, impl, err := tc.CreateTmpfile(ctx, CreateOptions{Mode: m, UID: uid, GID: gid})
+	if err != nil {
+		return nil, err
+	}
+	st, _ := inode.Stat(ctx)
+	d := newChild(ctx, dir.Dentry, "#"+itoa(st.Ino), inode)
+	d.dead.Store(true)
+	flags &^= unix.O_TMPFILE &^ unix.O_DIRECTORY
+	flags &^= unix.O_DIRECTORY | unix.O_CREAT | unix.O_EXCL
+	return NewFileDescription(VirtualDentry{Mount: dir.Mount, Dentry: d}, impl, flags, FileOptions{}), nil
+}
+
+func itoa(n uint64) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
 // createLocked creates and opens regular file name in dir (dir's mu held).
 func (v *VirtualFilesystem) createLocked(ctx Context, dir VirtualDentry, name string, flags, mode uint32) (*FileDescription, error) {
 	if dir.Mount.ReadOnly() {

@@ -497,3 +497,13 @@ func (i *inode) Rename(ctx vfs.Context, oldName string, child vfs.Inode, newDir 
 	}
 	return nil
 }
+
+// CreateTmpfile implements vfs.TmpfileCreator.
+func (i *inode) CreateTmpfile(ctx vfs.Context, opts vfs.CreateOptions) (vfs.Inode, vfs.FileImpl, error) {
+	if i.typ != unix.S_IFDIR {
+		return nil, nil, unix.ENOTDIR
+	}
+	c := i.fs.newInode(opts)
+	c.nlink = 0
+	return c, &regularFile{inode: c}, nil
+}

@@ -109,3 +109,20 @@ func TestSetgidDirectory(t *testing.T) {
 		t.Errorf("setgid inheritance: gid %d mode %o", st.GID, st.Mode)
 	}
 }
+
+func TestTmpfile(t *testing.T) {
+	v, ctx, root := setup(t, Options{})
+	f, err := v.OpenTmpfile(ctx, root, root, "/", unix.O_TMPFILE|unix.O_RDWR, 0600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.DecRef()
+	f.Write(ctx, [][]byte{[]byte("abc")})
+	st, _ := f.Stat()
+	if st.Nlink != 0 || st.Size != 3 || st.Mode&0777 != 0600 {
+		t.Errorf("tmpfile stat %+v", st)
+	}
+	if p := v.PathForProc(root, f.VirtualDentry()); p[0] != '/' || p[len(p)-9:] != "(deleted)" {
+		t.Errorf("path %q", p)
+	}
+}
