@@ -118,6 +118,12 @@ func GenericSeek(cur, offset int64, whence int, size int64) (int64, error) {
 	return offset, nil
 }
 
+// StatusFlagsObserver is implemented by file implementations that act on status flags
+// (O_NONBLOCK on a host fd): the VFS tells them the flags at creation and every change.
+type StatusFlagsObserver interface {
+	StatusFlagsChanged(flags uint32)
+}
+
 // Status flags that F_SETFL may change.
 const SettableStatusFlags = unix.O_APPEND | unix.O_ASYNC | unix.O_DIRECT | unix.O_NOATIME | unix.O_NONBLOCK
 
@@ -153,6 +159,9 @@ func NewFileDescription(vd VirtualDentry, impl FileImpl, flags uint32, opts File
 		flags |= unix.O_LARGEFILE
 	}
 	fd.flags.Store(flags)
+	if o, ok := impl.(StatusFlagsObserver); ok {
+		o.StatusFlagsChanged(flags)
+	}
 	return fd
 }
 
@@ -205,6 +214,9 @@ func (fd *FileDescription) SetStatusFlags(flags uint32) {
 		old := fd.flags.Load()
 		n := old&^SettableStatusFlags | flags&SettableStatusFlags
 		if fd.flags.CompareAndSwap(old, n) {
+			if o, ok := fd.impl.(StatusFlagsObserver); ok {
+				o.StatusFlagsChanged(n)
+			}
 			return
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -117,7 +118,29 @@ func (i *inode) PathName() string {
 // file is an open host file.
 type file struct {
 	vfs.NoFileOps
-	inode *inode
+	inode    *inode
+	nonblock atomic.Bool // the description's O_NONBLOCK (the host fd stays as it is)
+}
+
+// StatusFlagsChanged implements vfs.StatusFlagsObserver.
+func (f *file) StatusFlagsChanged(flags uint32) {
+	f.nonblock.Store(flags&unix.O_NONBLOCK != 0)
+}
+
+// wouldBlock reports whether an I/O of the given poll kind would block, for descriptions
+// with O_NONBLOCK on host fds that may be blocking (shared with the sandbox's caller).
+func (f *file) wouldBlock(events int16) bool {
+	if !f.nonblock.Load() || f.inode.typ == unix.S_IFREG || f.inode.typ == unix.S_IFDIR {
+		return false
+	}
+	fds := []unix.PollFd{{Fd: int32(f.inode.fd), Events: events}}
+	for {
+		n, err := unix.Poll(fds, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && n == 0
+	}
 }
 
 // Release implements vfs.FileImpl.Release.
@@ -128,6 +151,9 @@ func (f *file) Read(ctx vfs.Context, dst [][]byte, off int64) (int64, error) {
 	if f.inode.typ == unix.S_IFDIR {
 		return 0, unix.EISDIR
 	}
+	if off < 0 && f.wouldBlock(unix.POLLIN) {
+		return 0, unix.EAGAIN
+	}
 	return Readv(f.inode.fd, dst, off)
 }
 
@@ -137,6 +163,9 @@ func (f *file) Write(ctx vfs.Context, src [][]byte, off int64, appendMode bool) 
 		if _, err := unix.Seek(f.inode.fd, 0, unix.SEEK_END); err != nil {
 			return 0, off, errno(err)
 		}
+	}
+	if off < 0 && f.wouldBlock(unix.POLLOUT) {
+		return 0, off, unix.EAGAIN
 	}
 	n, err := Writev(f.inode.fd, src, off)
 	return n, off + n, err

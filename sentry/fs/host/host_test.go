@@ -74,3 +74,24 @@ func TestManyIovecs(t *testing.T) {
 		t.Fatalf("readv %d %v", n, err)
 	}
 }
+
+func TestNonblock(t *testing.T) {
+	var p [2]int
+	if err := unix.Pipe(p[:]); err != nil {
+		t.Fatal(err)
+	}
+	v := vfs.New()
+	r, _ := NewFile(v, p[0])
+	w, _ := NewFile(v, p[1])
+	defer r.DecRef()
+	defer w.DecRef()
+	ctx := vfs.NewKernelContext()
+	r.SetStatusFlags(r.StatusFlags() | unix.O_NONBLOCK)
+	if _, err := r.Read(ctx, [][]byte{make([]byte, 1)}); err != unix.EAGAIN {
+		t.Errorf("empty nonblocking read: %v", err)
+	}
+	w.Write(ctx, [][]byte{[]byte("x")})
+	if n, err := r.Read(ctx, [][]byte{make([]byte, 1)}); n != 1 || err != nil {
+		t.Errorf("read: %d %v", n, err)
+	}
+}
