@@ -715,11 +715,16 @@ func (v *VirtualFilesystem) RenameAt(ctx Context, root, oldStart VirtualDentry, 
 	v.renameMu.Lock()
 	defer v.renameMu.Unlock()
 	oldDir, newDir := op.dir.Dentry, np.dir.Dentry
-	oldDir.mu.Lock()
-	defer oldDir.mu.Unlock()
-	if newDir != oldDir {
-		newDir.mu.Lock()
-		defer newDir.mu.Unlock()
+	// Lock an ancestor before its descendant, as rmdir does (parent, then child).
+	first, second := oldDir, newDir
+	if newDir != oldDir && isAncestor(newDir, oldDir) {
+		first, second = newDir, oldDir
+	}
+	first.mu.Lock()
+	defer first.mu.Unlock()
+	if second != first {
+		second.mu.Lock()
+		defer second.mu.Unlock()
 	}
 	child, err := oldDir.lookupLocked(ctx, []string{op.name})
 	if err != nil {

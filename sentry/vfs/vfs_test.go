@@ -518,3 +518,32 @@ func TestFDTableConcurrent(t *testing.T) {
 		t.Errorf("left open: %v", fds)
 	}
 }
+
+func TestConcurrentRenameRmdir(t *testing.T) {
+	e := newEnv(t)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				e.v.MkdirAt(e.ctx, e.root, e.root, "/p", 0755)
+				e.v.MkdirAt(e.ctx, e.root, e.root, "/p/c", 0755)
+				e.v.MkdirAt(e.ctx, e.root, e.root, "/p/c/d", 0755)
+				switch (g + i) % 4 {
+				case 0:
+					e.v.RenameAt(e.ctx, e.root, e.root, "/p/c/d", e.root, "/p/d", 0)
+				case 1:
+					e.v.RenameAt(e.ctx, e.root, e.root, "/p/d", e.root, "/p/c/d", 0)
+				case 2:
+					e.v.RmdirAt(e.ctx, e.root, e.root, "/p/c/d")
+					e.v.RmdirAt(e.ctx, e.root, e.root, "/p/d")
+				case 3:
+					e.v.RmdirAt(e.ctx, e.root, e.root, "/p/c")
+				}
+				e.v.StatAt(e.ctx, e.root, e.root, "/p/c/d/../..", true)
+			}
+		}(g)
+	}
+	wg.Wait()
+}
