@@ -26,12 +26,11 @@ import (
 
 // Args are the sandbox process's inputs: fds the CLI passed and the spec.
 type Args struct {
-	Spec     *Spec
-	GoferFD  int
-	Log      io.Writer // debug log and strace; nil discards
-	Report   io.Writer // where --report goes; nil when not asked
-	Confine  bool      // set up the empty root (false only in tests)
-	ExitHook func()
+	Spec    *Spec
+	GoferFD int
+	Log     io.Writer // debug log and strace; nil discards
+	Report  io.Writer // where --report goes; nil when not asked
+	Confine bool      // set up the empty root (false only in tests)
 }
 
 // Exit codes the sandbox uses for its own failures, as a shell would.
@@ -95,7 +94,7 @@ func Run(a Args) int {
 		fmt.Fprintf(stderr, "runsc: working directory %q: %v\n", s.Cwd, err)
 		return ExitFailure
 	}
-	fdt, err := stdioTable()
+	fdt, err := stdioTable(v)
 	if err != nil {
 		fmt.Fprintf(stderr, "runsc: %v\n", err)
 		return ExitFailure

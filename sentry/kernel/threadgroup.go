@@ -138,6 +138,12 @@ func (tg *ThreadGroup) SetRlimit(r int, l Rlimit, privileged bool) error {
 		return unix.EPERM // fs.nr_open
 	}
 	tg.rlimits[r] = l
+	if r == unix.RLIMIT_NOFILE {
+		// The fd table enforces it (EMFILE).
+		for _, t := range tg.tasks {
+			t.fdt.SetLimit(l.Cur)
+		}
+	}
 	return nil
 }
 
