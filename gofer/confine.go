@@ -56,9 +56,22 @@ func confineMounts(root string, readOnly bool) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private (is this a new mount namespace?): %w", err)
 	}
-	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	// Bind the root onto a staging directory rather than onto itself: a mount on top of
+	// the process's own root (root "/") is not reachable by chdir("/"), so pivot_root
+	// into it would fail with EBUSY. The staging directory lives on a tmpfs mounted over
+	// /proc, which exists on every host and is private to this namespace.
+	const stage = "/proc"
+	if err := unix.Mount("runsc-gofer-stage", stage, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700,size=64k"); err != nil {
+		return fmt.Errorf("mounting the staging tmpfs: %w", err)
+	}
+	staged := stage + "/root"
+	if err := unix.Mkdir(staged, 0o700); err != nil {
+		return fmt.Errorf("creating the staging directory: %w", err)
+	}
+	if err := unix.Mount(root, staged, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind-mounting root %q: %w", root, err)
 	}
+	root = staged
 	var sf unix.Statfs_t
 	if err := unix.Statfs(root, &sf); err != nil {
 		return fmt.Errorf("statfs root %q: %w", root, err)
@@ -74,7 +87,7 @@ func confineMounts(root string, readOnly bool) error {
 		return fmt.Errorf("chdir to root %q: %w", root, err)
 	}
 	if err := unix.PivotRoot(".", "."); err != nil {
-		return fmt.Errorf("pivot_root into %q: %w", root, err)
+		return fmt.Errorf("pivot_root into the staged root: %w", err)
 	}
 	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
 		return fmt.Errorf("detaching the old root: %w", err)
