@@ -182,9 +182,11 @@ func ClockNanosleep(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error
 	switch id {
 	case clockRealtime, clockMonotonic, clockBoottime, clockTAI, clockRealtimeAlarm, clockBoottimeAlarm:
 	case clockProcessCPUTimeID:
+		t.Unsupported("clock_nanosleep on CLOCK_PROCESS_CPUTIME_ID")
 		return 0, unix.EINVAL
 	case clockThreadCPUTimeID:
-		return 0, unix.EINVAL
+		// Linux refuses to sleep on the calling thread's own CPU clock.
+		return 0, unix.EOPNOTSUPP
 	default:
 		return 0, unix.EINVAL
 	}
