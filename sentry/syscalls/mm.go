@@ -54,6 +54,10 @@ func Mmap(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 		Private: typ == unix.MAP_PRIVATE, Fixed: flags&(unix.MAP_FIXED|unix.MAP_FIXED_NOREPLACE) != 0,
 		NoReplace: flags&unix.MAP_FIXED_NOREPLACE != 0 && flags&unix.MAP_FIXED == 0, GrowsDown: flags&unix.MAP_GROWSDOWN != 0,
 	}
+	if flags&unix.MAP_ANONYMOUS != 0 && typ == unix.MAP_SHARED_VALIDATE {
+		// Anonymous mappings take only MAP_SHARED or MAP_PRIVATE.
+		return 0, unix.EINVAL
+	}
 	if flags&unix.MAP_ANONYMOUS == 0 {
 		file, _, err := t.FDTable().Get(fd)
 		if err != nil {
