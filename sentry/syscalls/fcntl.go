@@ -40,6 +40,8 @@ func Fcntl(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 		}
 		f.SetStatusFlags(args.Uint(2))
 		return 0, nil
+	case unix.F_GETPIPE_SZ, unix.F_SETPIPE_SZ:
+		return pipeFcntl(t, f, cmd, args.Addr(2))
 	}
 	t.Unsupported(fmt.Sprintf("fcntl cmd %d", cmd))
 	return 0, unix.EINVAL
@@ -89,7 +91,7 @@ func Dup3(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 }
 
 func init() {
-	register(unix.SYS_FCNTL, "fcntl", Fcntl, kernel.Partial, "F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL only (no locks, leases, owners, pipe sizes, seals)")
+	register(unix.SYS_FCNTL, "fcntl", Fcntl, kernel.Partial, "F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETPIPE_SZ, F_SETPIPE_SZ only (no locks, leases, owners, seals)")
 	register(unix.SYS_DUP, "dup", Dup, kernel.Supported, "")
 	register(unix.SYS_DUP2, "dup2", Dup2, kernel.Supported, "")
 	register(unix.SYS_DUP3, "dup3", Dup3, kernel.Supported, "")

@@ -19,4 +19,6 @@
 //	    VirtualFilesystem.mountMu
 //	FileDescription.offMu, then anything a FileImpl takes
 //	FDTable.mu and FSContext.mu are leaves (file references are dropped after unlocking).
+//	WaitQueue.mu is held while its waiters' callbacks run (waiter.go); a file's release
+//	hooks run with no VFS lock held.
 package vfs

@@ -145,6 +145,8 @@ type FileDescription struct {
 
 	offMu sync.Mutex
 	off   int64
+
+	hooks releaseHooks // run before impl.Release (waiter.go)
 }
 
 // NewFileDescription returns a file description with one reference. flags are the
@@ -184,6 +186,7 @@ func (fd *FileDescription) TryIncRef() bool {
 // DecRef drops a reference, releasing the file with the last one.
 func (fd *FileDescription) DecRef() {
 	if fd.refs.Add(-1) == 0 {
+		fd.runReleaseHooks()
 		if fd.impl != nil {
 			fd.impl.Release()
 		}

@@ -287,7 +287,14 @@ func (v *VirtualFilesystem) OpenDentry(ctx Context, vd VirtualDentry, flags uint
 	var impl FileImpl
 	var opts FileOptions
 	var err error
-	if d.typ == unix.S_IFCHR && vd.Mount != v.anon {
+	if d.typ == unix.S_IFIFO {
+		if impl, opts, err = v.openFIFO(ctx, vd, flags); err != nil {
+			return nil, err
+		}
+	}
+	if impl != nil {
+		// A FIFO, opened by the FIFO opener (waiter.go).
+	} else if d.typ == unix.S_IFCHR && vd.Mount != v.anon {
 		st, err := d.inode.Stat(ctx)
 		if err != nil {
 			return nil, err
