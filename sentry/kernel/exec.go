@@ -87,20 +87,7 @@ func (t *Task) Execve(a ExecArgs) error {
 		Argv: argv, Envv: a.Envv, ExecFn: a.Filename, StackSize: rl.Cur,
 		UID: uint32(creds.RealUID), EUID: uint32(creds.EffectiveUID),
 		GID: uint32(creds.RealGID), EGID: uint32(creds.EffectiveGID),
-		OpenInterpreter: func(p string) (loader.File, string, uint64, uint64, error) {
-			root, cwd := t.fs.RootAndCwd()
-			f, err := t.k.vfs.OpenAt(t, root, cwd, p, unix.O_RDONLY, 0)
-			if err != nil {
-				return nil, "", 0, 0, err
-			}
-			ist, err := f.Stat()
-			if err != nil {
-				f.DecRef()
-				return nil, "", 0, 0, err
-			}
-			name, _ := t.k.vfs.PathFrom(root, f.VirtualDentry())
-			return f, name, ist.Dev(), ist.Ino, nil
-		},
+		OpenInterpreter: t.k.interpreterOpener(t, t.fs),
 	})
 	if err != nil {
 		m.DecUsers()
@@ -211,4 +198,23 @@ func toErrno(err error) error {
 		return unix.ENOEXEC
 	}
 	return unix.EIO
+}
+
+// interpreterOpener returns the loader's way to open a PT_INTERP path: for reading, as
+// the task, relative to its root and working directory.
+func (k *Kernel) interpreterOpener(ctx vfs.Context, fs *vfs.FSContext) func(string) (loader.File, string, uint64, uint64, error) {
+	return func(p string) (loader.File, string, uint64, uint64, error) {
+		root, cwd := fs.RootAndCwd()
+		f, err := k.vfs.OpenAt(ctx, root, cwd, p, unix.O_RDONLY, 0)
+		if err != nil {
+			return nil, "", 0, 0, err
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.DecRef()
+			return nil, "", 0, 0, err
+		}
+		name, _ := k.vfs.PathFrom(root, f.VirtualDentry())
+		return f, name, st.Dev(), st.Ino, nil
+	}
 }

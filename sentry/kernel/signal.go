@@ -277,6 +277,7 @@ func (t *Task) deliverSignals() bool {
 				t.k.Logf("[%d] stop signal %d ignored: job control is not implemented", t.tid, sig)
 				continue
 			case actCore:
+				t.logFatalSignal(&info)
 				t.tg.exitGroup(SignaledStatus(sig, true))
 				return false
 			default:
@@ -373,3 +374,14 @@ func (t *Task) SigsuspendMask(m SignalSet) SignalSet {
 
 // SiginfoBytes encodes a queued signal as siginfo_t.
 func (info *SignalInfo) SiginfoBytes() [128]byte { return info.siginfoBytes() }
+
+// logFatalSignal writes to the debug log why the task died, with its registers and
+// mappings, so that a crash inside the sandbox can be diagnosed.
+func (t *Task) logFatalSignal(info *SignalInfo) {
+	r := &t.ac.Regs
+	t.k.Logf("[%d] killed by signal %d (code %d, addr %#x) at rip %#x rsp %#x rax %#x rdi %#x rsi %#x rdx %#x",
+		t.tid, info.Signo, info.Code, info.Addr, r.Rip, r.Rsp, r.Rax, r.Rdi, r.Rsi, r.Rdx)
+	for _, v := range t.mm.VMAs() {
+		t.k.Logf("[%d]   %#x-%#x %+v off %#x %s", t.tid, v.Start, v.End, v.Perms, v.Offset, v.Name)
+	}
+}

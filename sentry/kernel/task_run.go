@@ -57,6 +57,7 @@ func (k *Kernel) CreateProcess(a CreateProcessArgs) (*ThreadGroup, error) {
 		Argv: a.Argv, Envv: a.Envv, ExecFn: a.Filename, StackSize: stack,
 		UID: uint32(a.Credentials.RealUID), EUID: uint32(a.Credentials.EffectiveUID),
 		GID: uint32(a.Credentials.RealGID), EGID: uint32(a.Credentials.EffectiveGID),
+		OpenInterpreter: k.interpreterOpener(&vfs.KernelContext{Creds: a.Credentials}, a.FSContext),
 	})
 	if err != nil {
 		m.DecUsers()

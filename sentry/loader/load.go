@@ -158,9 +158,10 @@ func mapSegments(m *mm.MemoryManager, file File, f *elfFile, bias uint64, name s
 			}); err != nil {
 				return 0, err
 			}
-			// The bss starts inside the last file page: zero the rest of that page.
+			// The bss starts inside the last file page: zero the rest of that page, all
+			// of it as Linux does (ld.so's early malloc uses the page's tail past _end).
 			if memEnd > fileEnd && fileEnd%pageSize != 0 {
-				n := int(min(pageSize-fileEnd%pageSize, memEnd-fileEnd))
+				n := int(pageSize - fileEnd%pageSize)
 				if _, err := m.ZeroOutForce(uintptr(fileEnd), n); err != nil {
 					return 0, err
 				}

@@ -127,16 +127,11 @@ func (m *MemoryManager) ZeroOutForce(addr uintptr, n int) (int, error) {
 			return done, errFault
 		}
 		v := m.vmas[i]
-		saved := v.perms
-		v.perms.Write, v.perms.Read = true, true
-		off, err := m.translateLocked(page, true)
-		v.perms = saved
-		if err != nil {
-			return done, err
+		if *m.pte(page, true) == 0 && m.populateLocked(v, page) != FaultResolved {
+			return done, errFault
 		}
-		// Map it again with the real permissions when next touched.
-		*m.pte(page, true) &^= pteFlags
-		m.as.Unmap(page, pageSize)
+		// A freshly loaded page has one reference: write through the sentry's view.
+		off := *m.pte(page, true) &^ pteFlags
 		in := a - page
 		k := min(n-done, int(pageSize-in))
 		clear(m.mf.Slice(off+uint64(in), uint64(k)))
