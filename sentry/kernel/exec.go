@@ -35,43 +35,11 @@ type ExecArgs struct {
 // Execve replaces the task's program. On success the task runs the new program when it
 // returns to the application (the caller returns EJUSTRETURN); on failure nothing changed.
 func (t *Task) Execve(a ExecArgs) error {
-	file, path, argv := a.File, a.Path, a.Argv
-	file.IncRef()
-	defer func() { file.DecRef() }()
-	for depth := 0; ; depth++ {
-		var buf [shebangBufSize]byte
-		n, err := file.ReadAt(buf[:], 0)
-		if err != nil && err != io.EOF && n == 0 {
-			return toErrno(err)
-		}
-		if n < 2 || buf[0] != '#' || buf[1] != '!' {
-			break
-		}
-		if depth >= maxShebangDepth {
-			return unix.ELOOP
-		}
-		interp, arg, err := parseShebang(buf[:n])
-		if err != nil {
-			return err
-		}
-		nf, npath, err := a.Resolve(interp)
-		if err != nil {
-			return err
-		}
-		// argv becomes: interpreter [arg] script-path original-argv[1:]
-		nargv := []string{interp}
-		if arg != "" {
-			nargv = append(nargv, arg)
-		}
-		nargv = append(nargv, a.Filename)
-		if len(argv) > 1 {
-			nargv = append(nargv, argv[1:]...)
-		}
-		argv = nargv
-		file.DecRef()
-		file, path = nf, npath
+	file, path, argv, err := resolveInterpreterScript(a)
+	if err != nil {
+		return err
 	}
-
+	defer file.DecRef()
 	st, err := file.Stat()
 	if err != nil {
 		return toErrno(err)
@@ -216,5 +184,48 @@ func (k *Kernel) interpreterOpener(ctx vfs.Context, fs *vfs.FSContext) func(stri
 		}
 		name, _ := k.vfs.PathFrom(root, f.VirtualDentry())
 		return f, name, st.Dev(), st.Ino, nil
+	}
+}
+
+// resolveInterpreterScript follows #! lines (up to maxShebangDepth) from a.File and
+// returns the binary to load, its path and the argv it gets, with a reference held.
+func resolveInterpreterScript(a ExecArgs) (*vfs.FileDescription, string, []string, error) {
+	file, path, argv := a.File, a.Path, a.Argv
+	file.IncRef()
+	for depth := 0; ; depth++ {
+		var buf [shebangBufSize]byte
+		n, err := file.ReadAt(buf[:], 0)
+		if err != nil && err != io.EOF && n == 0 {
+			file.DecRef()
+			return nil, "", nil, toErrno(err)
+		}
+		if n < 2 || buf[0] != '#' || buf[1] != '!' {
+			return file, path, argv, nil
+		}
+		if depth >= maxShebangDepth || a.Resolve == nil {
+			file.DecRef()
+			return nil, "", nil, unix.ELOOP
+		}
+		interp, arg, err := parseShebang(buf[:n])
+		if err != nil {
+			file.DecRef()
+			return nil, "", nil, err
+		}
+		nf, npath, err := a.Resolve(interp)
+		file.DecRef()
+		if err != nil {
+			return nil, "", nil, err
+		}
+		// argv becomes: interpreter [arg] script-path original-argv[1:]
+		nargv := []string{interp}
+		if arg != "" {
+			nargv = append(nargv, arg)
+		}
+		nargv = append(nargv, a.Filename)
+		if len(argv) > 1 {
+			nargv = append(nargv, argv[1:]...)
+		}
+		argv = nargv
+		file, path = nf, npath
 	}
 }

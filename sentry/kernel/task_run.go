@@ -42,6 +42,18 @@ func (k *Kernel) newLayout(stackLimit uint64) mm.Layout {
 // CreateProcess builds a thread group with one task ready to run the executable. The
 // first process created becomes the container's init. Start runs it.
 func (k *Kernel) CreateProcess(a CreateProcessArgs) (*ThreadGroup, error) {
+	ctx := &vfs.KernelContext{Creds: a.Credentials}
+	file, execPath, argv, err := resolveInterpreterScript(ExecArgs{
+		File: a.Executable, Path: a.ExecPath, Filename: a.Filename, Argv: a.Argv,
+		Resolve: func(p string) (*vfs.FileDescription, string, error) {
+			return k.vfs.OpenExecutable(ctx, a.FSContext, p)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer file.DecRef()
+	a.Executable, a.ExecPath, a.Argv = file, execPath, argv
 	stack := a.Rlimits[unix.RLIMIT_STACK].Cur
 	m, err := mm.New(k.mf, k.platform, k.newLayout(stack))
 	if err != nil {
@@ -57,7 +69,7 @@ func (k *Kernel) CreateProcess(a CreateProcessArgs) (*ThreadGroup, error) {
 		Argv: a.Argv, Envv: a.Envv, ExecFn: a.Filename, StackSize: stack,
 		UID: uint32(a.Credentials.RealUID), EUID: uint32(a.Credentials.EffectiveUID),
 		GID: uint32(a.Credentials.RealGID), EGID: uint32(a.Credentials.EffectiveGID),
-		OpenInterpreter: k.interpreterOpener(&vfs.KernelContext{Creds: a.Credentials}, a.FSContext),
+		OpenInterpreter: k.interpreterOpener(ctx, a.FSContext),
 	})
 	if err != nil {
 		m.DecUsers()
