@@ -200,8 +200,9 @@ func (e *env) start(rt runtime, prog string, args ...string) (*exec.Cmd, <-chan 
 		if timedOut {
 			err = fmt.Errorf("timed out after %v", runTimeout)
 		} else if err != nil {
-			msg, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
-			err = fmt.Errorf("%v: %s", err, msg)
+			if msg, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n"); msg != "" {
+				err = fmt.Errorf("%v: %s", err, msg)
+			}
 		}
 		done <- finished{stdout.String(), err}
 	}()
