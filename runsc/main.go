@@ -7,6 +7,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/google/subcommands"
@@ -16,28 +17,52 @@ import (
 )
 
 func main() {
+	fs := flag.CommandLine
+	fs.Init("runsc", flag.ContinueOnError)
 	conf := &config.Config{}
-	conf.Register(flag.CommandLine)
+	conf.Register(fs)
 
-	subcommands.Register(subcommands.HelpCommand(), "")
-	subcommands.Register(subcommands.FlagsCommand(), "")
-	subcommands.Register(new(cmd.Do), "")
-	subcommands.Register(new(cmd.Syscalls), "")
-	subcommands.Register(new(cmd.Boot), "internal")
-	subcommands.Register(new(cmd.Gofer), "internal")
+	cdr := subcommands.NewCommander(fs, "runsc")
+	cdr.Register(cdr.HelpCommand(), "")
+	cdr.Register(cdr.FlagsCommand(), "")
+	cdr.Register(new(cmd.Do), "")
+	cdr.Register(new(cmd.Syscalls), "")
+	cdr.Register(new(cmd.Boot), "internal")
+	cdr.Register(new(cmd.Gofer), "internal")
+	known := map[string]bool{}
+	cdr.VisitCommands(func(_ *subcommands.CommandGroup, c subcommands.Command) { known[c.Name()] = true })
 
-	flag.CommandLine.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: runsc [global flags] <command> [args]\n\n")
-		subcommands.DefaultCommander.Explain(os.Stderr)
+	// Usage errors are one line naming what is wrong; `runsc help [command]` explains.
+	explain := cdr.ExplainCommand
+	cdr.ExplainCommand = func(w io.Writer, c subcommands.Command) {
+		if w == cdr.Error {
+			return
+		}
+		explain(w, c)
 	}
-	flag.Parse()
-	if flag.NArg() == 0 {
-		flag.CommandLine.Usage()
+
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if err == flag.ErrHelp {
+			cdr.Explain(os.Stdout)
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "runsc: %v (see 'runsc help')\n", err)
+		os.Exit(2)
+	}
+	fs.SetOutput(os.Stderr)
+	if fs.NArg() == 0 {
+		cdr.Explain(os.Stderr)
+		os.Exit(2)
+	}
+	if !known[fs.Arg(0)] {
+		fmt.Fprintf(os.Stderr, "runsc: unknown command %q (see 'runsc help')\n", fs.Arg(0))
 		os.Exit(2)
 	}
 	if err := conf.Validate(); err != nil {
 		fmt.Fprintf(os.Stderr, "runsc: %v\n", err)
 		os.Exit(2)
 	}
-	os.Exit(int(subcommands.Execute(context.Background(), conf)))
+	os.Exit(int(cdr.Execute(context.Background(), conf)))
 }
