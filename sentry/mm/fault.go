@@ -86,6 +86,9 @@ func (m *MemoryManager) makePresentLocked(v *vma, page uintptr, write bool) (uin
 // populateLocked allocates backing for the absent page at page and for absent neighbours
 // in the fault-around window, fills it (zero, or file data), and maps it.
 func (m *MemoryManager) populateLocked(v *vma, page uintptr) FaultResult {
+	if v.special {
+		return m.populateSpecialLocked(v) // special.go
+	}
 	window := uintptr(anonFaultAround)
 	if v.file != nil {
 		window = fileFaultAround

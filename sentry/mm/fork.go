@@ -24,7 +24,8 @@ func (m *MemoryManager) Fork() (*MemoryManager, error) {
 		}
 		child.vmas = append(child.vmas, &n)
 		cowed := false
-		for a := v.start; a < v.end; {
+		// Special vmas' pages are not copied: the child maps them on first touch.
+		for a := v.start; a < v.end && !v.special; {
 			c := m.pt[a>>chunkShift]
 			if c == nil {
 				a = (a>>chunkShift + 1) << chunkShift

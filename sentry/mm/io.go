@@ -127,6 +127,9 @@ func (m *MemoryManager) ZeroOutForce(addr uintptr, n int) (int, error) {
 			return done, errFault
 		}
 		v := m.vmas[i]
+		if v.special {
+			return done, errFault // shared by every process: never written (special.go)
+		}
 		if *m.pte(page, true) == 0 && m.populateLocked(v, page) != FaultResolved {
 			return done, errFault
 		}

@@ -57,6 +57,8 @@ type vma struct {
 	off        uint64 // file offset of start
 	name       string // for /proc/PID/maps: a path, [heap], [stack], or ""
 	dev, ino   uint64
+	// special: the pages are the memory file's at off, shared read-only (special.go).
+	special bool
 }
 
 // MemoryManager is one application address space.

@@ -138,8 +138,10 @@ func (m *MemoryManager) splitLocked(addr uintptr) {
 	v := m.vmas[i]
 	n := *v
 	n.start = addr
-	if v.file != nil {
+	if v.file != nil || v.special {
 		n.off += uint64(addr - v.start)
+	}
+	if v.file != nil {
 		v.file.IncRef()
 	}
 	v.end = addr
