@@ -291,3 +291,29 @@ func (v *VirtualFilesystem) openFIFO(ctx Context, vd VirtualDentry, flags uint32
 	}
 	return (*open)(ctx, vd, flags)
 }
+
+// AnonInode is the inode of files such as eventfd and epoll instances (Linux's
+// anon_inode): mode 0600 with no file type, owned by root, and one inode number that all
+// of them share. Name is what /proc/self/fd shows between the brackets of
+// "anon_inode:[...]".
+type AnonInode struct {
+	NoInodeOps
+	Name string
+}
+
+var (
+	anonInodeDev  = NewAnonDev()
+	anonInodeTime = Now()
+)
+
+// anonInodeIno is the inode number of every AnonInode.
+const anonInodeIno = 1
+
+// Stat implements Inode.Stat.
+func (i *AnonInode) Stat(ctx Context) (Stat, error) {
+	return Stat{Mask: StatxBasicStats, Blksize: 4096, Nlink: 1, Mode: 0600, Ino: anonInodeIno,
+		Atime: anonInodeTime, Mtime: anonInodeTime, Ctime: anonInodeTime, DevMinor: anonInodeDev}, nil
+}
+
+// PathName implements PathNamer.
+func (i *AnonInode) PathName() string { return "anon_inode:[" + i.Name + "]" }

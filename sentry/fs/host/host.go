@@ -4,7 +4,7 @@
 // terminal. It also holds the helpers that move data between host fds and the [][]byte
 // views of application memory, used by every filesystem that has host fds (gofer).
 //
-// Lock order: inode.mu is a leaf.
+// Lock order: inode.mu is a leaf; readiness takes hostPoll.mu, then notifier.mu (poll.go).
 package host
 
 import (
@@ -51,6 +51,8 @@ type inode struct {
 
 	mu   sync.Mutex
 	refs int // open file implementations; the fd is closed with the last
+
+	poll hostPoll // readiness (poll.go)
 }
 
 func (i *inode) incRef() {
@@ -65,6 +67,7 @@ func (i *inode) decRef() {
 	last := i.refs == 0
 	i.mu.Unlock()
 	if last {
+		i.unwatch()
 		unix.Close(i.fd)
 	}
 }
@@ -154,6 +157,11 @@ func (f *file) Read(ctx vfs.Context, dst [][]byte, off int64) (int64, error) {
 	if off < 0 && f.wouldBlock(unix.POLLIN) {
 		return 0, unix.EAGAIN
 	}
+	if off < 0 && !f.nonblock.Load() {
+		if err := f.waitReady(ctx, vfs.ReadableEvents); err != nil {
+			return 0, err
+		}
+	}
 	return Readv(f.inode.fd, dst, off)
 }
 
@@ -166,6 +174,11 @@ func (f *file) Write(ctx vfs.Context, src [][]byte, off int64, appendMode bool) 
 	}
 	if off < 0 && f.wouldBlock(unix.POLLOUT) {
 		return 0, off, unix.EAGAIN
+	}
+	if off < 0 && !f.nonblock.Load() {
+		if err := f.waitReady(ctx, vfs.WritableEvents); err != nil {
+			return 0, off, err
+		}
 	}
 	n, err := Writev(f.inode.fd, src, off)
 	return n, off + n, err
