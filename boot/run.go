@@ -18,6 +18,7 @@ import (
 	"runsc.dev/sentry/kernel/auth"
 	"runsc.dev/sentry/memory"
 	"runsc.dev/sentry/syscalls"
+	"runsc.dev/sentry/vdso"
 	"runsc.dev/sentry/vfs"
 
 	// The platforms this build offers register themselves.
@@ -65,6 +66,14 @@ func Run(a Args) int {
 		fmt.Fprintf(stderr, "runsc: %v\n", err)
 		return ExitFailure
 	}
+	// The vDSO every process gets, and the goroutine that keeps its clock page current.
+	vd, err := vdso.New(mf)
+	if err != nil {
+		fmt.Fprintf(stderr, "runsc: %v\n", err)
+		return ExitFailure
+	}
+	vd.Start()
+	defer vd.Stop()
 	p, err := platform.New(s.Platform, platform.Options{MemoryFD: mf.FD()})
 	if err != nil {
 		fmt.Fprintf(stderr, "runsc: starting platform: %v\n", err)
@@ -84,7 +93,7 @@ func Run(a Args) int {
 	}
 	k := kernel.New(kernel.Options{
 		Platform: p, MemoryFile: mf, VFS: v, Syscalls: syscalls.Table(),
-		Hostname: s.Hostname, Strace: s.Strace, Log: logger,
+		Hostname: s.Hostname, Strace: s.Strace, Log: logger, VDSO: vd,
 	})
 
 	creds := auth.NewUserCredentials(auth.KUID(s.UID), auth.KGID(s.GID), nil)

@@ -56,6 +56,7 @@ func (t *Task) Execve(a ExecArgs) error {
 		UID: uint32(creds.RealUID), EUID: uint32(creds.EffectiveUID),
 		GID: uint32(creds.RealGID), EGID: uint32(creds.EffectiveGID),
 		OpenInterpreter: t.k.interpreterOpener(t, t.fs),
+		VDSO:            t.k.vdso,
 	})
 	if err != nil {
 		m.DecUsers()

@@ -17,6 +17,7 @@ import (
 
 	"runsc.dev/platform"
 	"runsc.dev/sentry/memory"
+	"runsc.dev/sentry/vdso"
 	"runsc.dev/sentry/vfs"
 )
 
@@ -31,6 +32,8 @@ type Options struct {
 	Strace bool
 	// Log receives debug and strace lines; nil discards them.
 	Log *log.Logger
+	// VDSO is mapped into every process at exec (loader.Args.VDSO); nil: no vDSO.
+	VDSO *vdso.VDSO
 }
 
 // Kernel is one sandbox's kernel.
@@ -43,6 +46,7 @@ type Kernel struct {
 	log      *log.Logger
 	hostname string
 	boot     time.Time
+	vdso     *vdso.VDSO
 
 	mu      sync.Mutex
 	nextPID int32
@@ -67,7 +71,7 @@ func New(o Options) *Kernel {
 	}
 	return &Kernel{
 		platform: o.Platform, mf: o.MemoryFile, vfs: o.VFS, table: o.Syscalls,
-		strace: o.Strace, log: l, hostname: o.Hostname, boot: time.Now(),
+		strace: o.Strace, log: l, hostname: o.Hostname, boot: time.Now(), vdso: o.VDSO,
 		nextPID: 1, tasks: map[int32]*Task{}, groups: map[int32]*ThreadGroup{},
 		pidMax: 4194304,
 	}

@@ -70,6 +70,7 @@ func (k *Kernel) CreateProcess(a CreateProcessArgs) (*ThreadGroup, error) {
 		UID: uint32(a.Credentials.RealUID), EUID: uint32(a.Credentials.EffectiveUID),
 		GID: uint32(a.Credentials.RealGID), EGID: uint32(a.Credentials.EffectiveGID),
 		OpenInterpreter: k.interpreterOpener(ctx, a.FSContext),
+		VDSO:            k.vdso,
 	})
 	if err != nil {
 		m.DecUsers()

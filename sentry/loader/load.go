@@ -10,6 +10,7 @@ import (
 	"runsc.dev/pkg/arch"
 	"runsc.dev/platform"
 	"runsc.dev/sentry/mm"
+	"runsc.dev/sentry/vdso"
 )
 
 // File is an executable or interpreter opened for reading.
@@ -34,6 +35,8 @@ type Args struct {
 	// OpenInterpreter opens the PT_INTERP path for reading; nil means dynamic executables
 	// are refused with ENOEXEC.
 	OpenInterpreter func(path string) (File, string, uint64, uint64, error)
+	// VDSO is mapped into every new image, at AT_SYSINFO_EHDR (vdso.go); nil: none.
+	VDSO *vdso.VDSO
 }
 
 // Image is the loaded program.
@@ -131,7 +134,11 @@ func Load(a Args) (Image, error) {
 		entry = ie.entry + ibias
 	}
 
-	sp, err := buildStack(a, f, bias, interpBase)
+	ehdr, err := mapVDSO(a.MM, a.VDSO) // vdso.go
+	if err != nil {
+		return Image{}, err
+	}
+	sp, err := buildStack(a, f, bias, interpBase, ehdr)
 	if err != nil {
 		return Image{}, err
 	}
@@ -184,7 +191,7 @@ func mapSegments(m *mm.MemoryManager, file File, f *elfFile, bias uint64, name s
 
 // buildStack maps the stack and writes argc, argv, envp, auxv and the strings they point
 // to, laid out as Linux does; it returns the initial stack pointer.
-func buildStack(a Args, f *elfFile, bias, interpBase uint64) (uint64, error) {
+func buildStack(a Args, f *elfFile, bias, interpBase, vdsoEhdr uint64) (uint64, error) {
 	l := a.MM.Layout()
 	size := min(max(a.StackSize, 128<<10), maxStack)
 	size &^= pageSize - 1
@@ -267,6 +274,10 @@ func buildStack(a Args, f *elfFile, bias, interpBase uint64) (uint64, error) {
 		atExecfn, execfn,
 		atMinsigstksz, uint64(arch.FPStateSize() + 1024),
 		atNull, 0,
+	}
+	if vdsoEhdr != 0 {
+		// First, where Linux's x86-64 ARCH_DLINFO puts it.
+		auxv = append([]uint64{atSysinfoEhdr, vdsoEhdr}, auxv...)
 	}
 	a.MM.Auxv = auxv
 	// argc, argv..., NULL, envp..., NULL, auxv: sp must end 16-byte aligned.

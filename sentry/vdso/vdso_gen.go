@@ -4,7 +4,7 @@
 package vdso
 
 // sourceHash is the SHA-256 of the generator's inputs when vdso.so was built.
-const sourceHash = "bc6723a394fa034205688c3a81b0b428e50f5c24d18a5411b7b3b9b0c52ee927"
+const sourceHash = "fd8d3a089a69657f6faff0349fb5743f551739a62f80f8d55fe676ab48d3c88b"
 
 // blobHash is the SHA-256 of vdso.so as built.
-const blobHash = "01a96aed53d0a963bedf193b8b1e1cf2a7dfdb0a8d654a17d8baee2aff88f672"
+const blobHash = "45191cd0205c5ad1bf673c05dee691adf6b460d5ccc9f88cf00521ce7237b01b"
