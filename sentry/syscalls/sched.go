@@ -1,0 +1,218 @@
+package syscalls
+
+import (
+	"encoding/binary"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"runsc.dev/pkg/arch"
+	"runsc.dev/sentry/kernel"
+)
+
+// Scheduling policies.
+const (
+	schedOther    = 0
+	schedFIFO     = 1
+	schedRR       = 2
+	schedBatch    = 3
+	schedIdle     = 5
+	schedDeadline = 6
+)
+
+// schedTarget resolves a pid argument of the sched_* calls.
+func schedTarget(t *kernel.Task, pid int32) (*kernel.Task, error) {
+	if pid < 0 {
+		return nil, unix.EINVAL
+	}
+	if pid == 0 {
+		return t, nil
+	}
+	o := t.Kernel().TaskByTID(pid)
+	if o == nil {
+		return nil, unix.ESRCH
+	}
+	return o, nil
+}
+
+// SchedGetscheduler implements sched_getscheduler(2): every task runs SCHED_OTHER.
+func SchedGetscheduler(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	_, err := schedTarget(t, args.Int(0))
+	return schedOther, err
+}
+
+// SchedSetscheduler implements sched_setscheduler(2): SCHED_OTHER/BATCH/IDLE with
+// priority 0 are accepted; real-time policies need CAP_SYS_NICE, which the sandbox does
+// not grant them (EPERM).
+func SchedSetscheduler(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	if _, err := schedTarget(t, args.Int(0)); err != nil {
+		return 0, err
+	}
+	if args.Addr(2) == 0 {
+		return 0, unix.EINVAL
+	}
+	var b [4]byte
+	if _, err := t.CopyIn(args.Addr(2), b[:]); err != nil {
+		return 0, err
+	}
+	prio := int32(binary.LittleEndian.Uint32(b[:]))
+	switch args.Int(1) &^ 0x40000000 { // SCHED_RESET_ON_FORK
+	case schedOther, schedBatch, schedIdle:
+		if prio != 0 {
+			return 0, unix.EINVAL
+		}
+		return 0, nil
+	case schedFIFO, schedRR:
+		if prio < 1 || prio > 99 {
+			return 0, unix.EINVAL
+		}
+		t.Unsupported("real-time scheduling policy")
+		return 0, unix.EPERM
+	}
+	return 0, unix.EINVAL
+}
+
+// SchedGetparam implements sched_getparam(2).
+func SchedGetparam(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	if args.Addr(1) == 0 {
+		return 0, unix.EINVAL
+	}
+	if _, err := schedTarget(t, args.Int(0)); err != nil {
+		return 0, err
+	}
+	return 0, t.CopyOutUint32(args.Addr(1), 0)
+}
+
+// SchedSetparam implements sched_setparam(2).
+func SchedSetparam(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	if args.Addr(1) == 0 {
+		return 0, unix.EINVAL
+	}
+	if _, err := schedTarget(t, args.Int(0)); err != nil {
+		return 0, err
+	}
+	var b [4]byte
+	if _, err := t.CopyIn(args.Addr(1), b[:]); err != nil {
+		return 0, err
+	}
+	if binary.LittleEndian.Uint32(b[:]) != 0 {
+		return 0, unix.EINVAL
+	}
+	return 0, nil
+}
+
+// SchedGetPriorityMax implements sched_get_priority_max(2).
+func SchedGetPriorityMax(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	switch args.Int(0) {
+	case schedFIFO, schedRR:
+		return 99, nil
+	case schedOther, schedBatch, schedIdle, schedDeadline:
+		return 0, nil
+	}
+	return 0, unix.EINVAL
+}
+
+// SchedGetPriorityMin implements sched_get_priority_min(2).
+func SchedGetPriorityMin(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	switch args.Int(0) {
+	case schedFIFO, schedRR:
+		return 1, nil
+	case schedOther, schedBatch, schedIdle, schedDeadline:
+		return 0, nil
+	}
+	return 0, unix.EINVAL
+}
+
+// SchedRrGetInterval implements sched_rr_get_interval(2).
+func SchedRrGetInterval(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	if _, err := schedTarget(t, args.Int(0)); err != nil {
+		return 0, err
+	}
+	var b [16]byte
+	putTimespec(b[:], int64(100*time.Millisecond))
+	_, err := t.CopyOut(args.Addr(1), b[:])
+	return 0, err
+}
+
+// SchedSetaffinity implements sched_setaffinity(2): the mask must name at least one of
+// the sandbox's CPUs; the sentry does not pin tasks.
+func SchedSetaffinity(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	if _, err := schedTarget(t, args.Int(0)); err != nil {
+		return 0, err
+	}
+	n := min(int(args[1]), cpumaskBytes())
+	mask := make([]byte, n)
+	if _, err := t.CopyIn(args.Addr(2), mask); err != nil {
+		return 0, err
+	}
+	for c := 0; c < 8*n && c < numCPU(); c++ {
+		if mask[c/8]&(1<<(c%8)) != 0 {
+			return 0, nil
+		}
+	}
+	return 0, unix.EINVAL
+}
+
+// Getcpu implements getcpu(2).
+func Getcpu(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	if a := args.Addr(0); a != 0 {
+		if err := t.CopyOutUint32(a, 0); err != nil {
+			return 0, err
+		}
+	}
+	if a := args.Addr(1); a != 0 {
+		if err := t.CopyOutUint32(a, 0); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+// Times implements times(2).
+func Times(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	const ticks = 100 // USER_HZ
+	cpu := t.CPUTime()
+	if a := args.Addr(0); a != 0 {
+		var b [32]byte
+		binary.LittleEndian.PutUint64(b[8:], uint64(cpu*ticks/time.Second)) // tms_stime
+		if _, err := t.CopyOut(a, b[:]); err != nil {
+			return 0, err
+		}
+	}
+	return uintptr(time.Since(t.Kernel().BootTime()) * ticks / time.Second), nil
+}
+
+// Getpriority implements getpriority(2): every task has nice 0 (returned as 20 - nice).
+func Getpriority(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	if args.Int(0) < 0 || args.Int(0) > 2 {
+		return 0, unix.EINVAL
+	}
+	return 20, nil
+}
+
+// Setpriority implements setpriority(2): lowering priority (raising nice) is accepted,
+// raising it needs CAP_SYS_NICE.
+func Setpriority(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	if args.Int(0) < 0 || args.Int(0) > 2 {
+		return 0, unix.EINVAL
+	}
+	if args.Int(2) < 0 && !t.Credentials().HasCapability(23) {
+		return 0, unix.EACCES
+	}
+	return 0, nil
+}
+
+func init() {
+	register(unix.SYS_SCHED_GETSCHEDULER, "sched_getscheduler", SchedGetscheduler, kernel.Supported, "")
+	register(unix.SYS_SCHED_SETSCHEDULER, "sched_setscheduler", SchedSetscheduler, kernel.Partial, "real-time policies: EPERM")
+	register(unix.SYS_SCHED_GETPARAM, "sched_getparam", SchedGetparam, kernel.Supported, "")
+	register(unix.SYS_SCHED_SETPARAM, "sched_setparam", SchedSetparam, kernel.Supported, "")
+	register(unix.SYS_SCHED_GET_PRIORITY_MAX, "sched_get_priority_max", SchedGetPriorityMax, kernel.Supported, "")
+	register(unix.SYS_SCHED_GET_PRIORITY_MIN, "sched_get_priority_min", SchedGetPriorityMin, kernel.Supported, "")
+	register(unix.SYS_SCHED_RR_GET_INTERVAL, "sched_rr_get_interval", SchedRrGetInterval, kernel.Supported, "")
+	register(unix.SYS_SCHED_SETAFFINITY, "sched_setaffinity", SchedSetaffinity, kernel.Partial, "tasks are not pinned")
+	register(unix.SYS_GETCPU, "getcpu", Getcpu, kernel.Partial, "always CPU 0, node 0")
+	register(unix.SYS_TIMES, "times", Times, kernel.Partial, "counts the sentry's work for the task as system time")
+	register(unix.SYS_GETPRIORITY, "getpriority", Getpriority, kernel.Partial, "nice values are not kept")
+	register(unix.SYS_SETPRIORITY, "setpriority", Setpriority, kernel.Partial, "nice values are not kept")
+}
