@@ -319,3 +319,150 @@ func (m *MemoryManager) Madvise(addr, length uintptr, advice int) error {
 	}
 	return nil
 }
+
+// Mremap flags.
+const (
+	MremapMaymove   = 1
+	MremapFixed     = 2
+	MremapDontunmap = 4
+)
+
+// Mremap implements mremap(2): shrink in place, grow in place when the following range is
+// free, or move (MREMAP_MAYMOVE) the pages without copying them.
+func (m *MemoryManager) Mremap(oldAddr, oldSize, newSize uintptr, flags int, newAddr uintptr) (uintptr, error) {
+	if flags&^(MremapMaymove|MremapFixed|MremapDontunmap) != 0 || oldAddr%pageSize != 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&MremapFixed != 0 && flags&MremapMaymove == 0 || flags&MremapDontunmap != 0 && (flags&MremapMaymove == 0 || oldSize != newSize) {
+		return 0, unix.EINVAL
+	}
+	oldSize, ok1 := pageUp(oldSize)
+	newSize, ok2 := pageUp(newSize)
+	if !ok1 || !ok2 || newSize == 0 {
+		return 0, unix.EINVAL
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := m.findLocked(oldAddr)
+	if i < 0 {
+		return 0, unix.EFAULT
+	}
+	v := m.vmas[i]
+	if oldSize == 0 {
+		// Duplicating a shared mapping (old_size 0) is not offered.
+		return 0, unix.EINVAL
+	}
+	if oldAddr+oldSize > v.end {
+		// The old range must lie in one mapping.
+		return 0, unix.EFAULT
+	}
+	if flags&MremapFixed != 0 {
+		if newAddr%pageSize != 0 || newAddr < m.layout.MinAddr || newAddr+newSize > m.layout.MaxAddr || newAddr+newSize < newAddr {
+			return 0, unix.EINVAL
+		}
+		if newAddr < oldAddr+oldSize && oldAddr < newAddr+newSize {
+			return 0, unix.EINVAL
+		}
+		m.unmapLocked(newAddr, newAddr+newSize)
+		return m.moveLocked(v, oldAddr, oldSize, newAddr, newSize, flags&MremapDontunmap != 0)
+	}
+	switch {
+	case newSize <= oldSize:
+		m.unmapLocked(oldAddr+newSize, oldAddr+oldSize)
+		return oldAddr, nil
+	case oldAddr+oldSize == v.end && !m.overlapsLocked(v.end, oldAddr+newSize) && oldAddr+newSize <= m.layout.MaxAddr:
+		v.end = oldAddr + newSize
+		return oldAddr, nil
+	case flags&MremapMaymove == 0:
+		return 0, unix.ENOMEM
+	}
+	to, err := m.findAvailableLocked(newSize)
+	if err != nil {
+		return 0, err
+	}
+	return m.moveLocked(v, oldAddr, oldSize, to, newSize, flags&MremapDontunmap != 0)
+}
+
+// moveLocked moves [oldAddr, oldAddr+oldSize) of v to newAddr with size newSize (new
+// space beyond the old size is fresh).
+func (m *MemoryManager) moveLocked(v *vma, oldAddr, oldSize, newAddr, newSize uintptr, keepOld bool) (uintptr, error) {
+	n := *v
+	n.start, n.end = newAddr, newAddr+newSize
+	if v.file != nil {
+		n.off = v.off + uint64(oldAddr-v.start)
+		v.file.IncRef()
+	}
+	// Move page-table entries; the new range maps again on first touch.
+	for a := uintptr(0); a < oldSize; a += pageSize {
+		s := m.pte(oldAddr+a, false)
+		if s == nil || *s == 0 {
+			continue
+		}
+		*m.pte(newAddr+a, true) = *s &^ pteFlags
+		*s = 0
+	}
+	m.as.Unmap(oldAddr, oldSize)
+	if keepOld {
+		// MREMAP_DONTUNMAP: the old range stays mapped, empty.
+	} else {
+		// The pages now belong to the new range: drop the old range's vma without
+		// releasing them.
+		m.splitLocked(oldAddr)
+		m.splitLocked(oldAddr + oldSize)
+		kept := m.vmas[:0]
+		for _, o := range m.vmas {
+			if o.start >= oldAddr && o.end <= oldAddr+oldSize {
+				if o.file != nil {
+					o.file.DecRef()
+				}
+				continue
+			}
+			kept = append(kept, o)
+		}
+		clear(m.vmas[len(kept):])
+		m.vmas = kept
+	}
+	m.insertLocked(&n)
+	return newAddr, nil
+}
+
+// Mincore implements mincore(2): a byte per page, 1 if present.
+func (m *MemoryManager) Mincore(addr, length uintptr) ([]byte, error) {
+	if addr%pageSize != 0 {
+		return nil, unix.EINVAL
+	}
+	end, ok := pageUp(addr + length)
+	if !ok || addr+length < addr {
+		return nil, unix.ENOMEM
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]byte, (end-addr)/pageSize)
+	for a := addr; a < end; a += pageSize {
+		if m.findLocked(a) < 0 {
+			return nil, unix.ENOMEM
+		}
+		if s := m.pte(a, false); s != nil && *s != 0 {
+			out[(a-addr)/pageSize] = 1
+		}
+	}
+	return out, nil
+}
+
+// CheckMapped returns ENOMEM unless all of [addr, addr+length) is mapped (mlock, msync).
+func (m *MemoryManager) CheckMapped(addr, length uintptr) error {
+	end, ok := pageUp(addr + length)
+	if !ok || addr+length < addr {
+		return unix.ENOMEM
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for a := pageDown(addr); a < end; {
+		i := m.findLocked(a)
+		if i < 0 {
+			return unix.ENOMEM
+		}
+		a = m.vmas[i].end
+	}
+	return nil
+}

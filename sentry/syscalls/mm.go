@@ -133,3 +133,99 @@ func init() {
 	register(unix.SYS_BRK, "brk", Brk, kernel.Supported, "")
 	register(unix.SYS_MADVISE, "madvise", Madvise, kernel.Partial, "only DONTNEED and FREE change anything")
 }
+
+// Mremap implements mremap(2).
+func Mremap(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	return t.MemoryManager().Mremap(args.Addr(0), args[1], args[2], int(args.Int(3)), args.Addr(4))
+}
+
+// Mincore implements mincore(2).
+func Mincore(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	vec, err := t.MemoryManager().Mincore(args.Addr(0), args[1])
+	if err != nil {
+		return 0, err
+	}
+	_, err = t.CopyOut(args.Addr(2), vec)
+	return 0, err
+}
+
+// mlock2 flags and mlockall flags.
+const (
+	mlockOnfault = 1
+	mclCurrent   = 1
+	mclFuture    = 2
+	mclOnfault   = 4
+)
+
+// mlockCheck validates a lock request against RLIMIT_MEMLOCK as Linux does for
+// unprivileged callers. Sandbox memory is never swapped, so locking has no other effect.
+func mlockCheck(t *kernel.Task, length uintptr) error {
+	if t.Credentials().HasCapability(14) { // CAP_IPC_LOCK
+		return nil
+	}
+	lim := t.ThreadGroup().Rlimit(unix.RLIMIT_MEMLOCK).Cur
+	if lim == 0 {
+		return unix.EPERM
+	}
+	if uint64(length) > lim {
+		return unix.ENOMEM
+	}
+	return nil
+}
+
+// Mlock implements mlock(2).
+func Mlock(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	if err := t.MemoryManager().CheckMapped(args.Addr(0), args[1]); err != nil {
+		return 0, err
+	}
+	return 0, mlockCheck(t, args[1])
+}
+
+// Mlock2 implements mlock2(2).
+func Mlock2(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	if args.Uint(2)&^mlockOnfault != 0 {
+		return 0, unix.EINVAL
+	}
+	return Mlock(t, args)
+}
+
+// Munlock implements munlock(2).
+func Munlock(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	return 0, t.MemoryManager().CheckMapped(args.Addr(0), args[1])
+}
+
+// Mlockall implements mlockall(2).
+func Mlockall(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	f := args.Int(0)
+	if f == 0 || f&^(mclCurrent|mclFuture|mclOnfault) != 0 || f == mclOnfault {
+		return 0, unix.EINVAL
+	}
+	return 0, mlockCheck(t, uintptr(t.MemoryManager().VirtualBytes()))
+}
+
+// Munlockall implements munlockall(2).
+func Munlockall(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	return 0, nil
+}
+
+// Msync implements msync(2). Private mappings need nothing; shared file mappings are not
+// offered yet (mmap refuses writable ones), so there is never dirty data to write back.
+func Msync(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	addr, length, flags := args.Addr(0), args[1], args.Int(2)
+	if addr%4096 != 0 || flags&^(unix.MS_ASYNC|unix.MS_SYNC|unix.MS_INVALIDATE) != 0 ||
+		flags&(unix.MS_ASYNC|unix.MS_SYNC) == unix.MS_ASYNC|unix.MS_SYNC {
+		return 0, unix.EINVAL
+	}
+	return 0, t.MemoryManager().CheckMapped(addr, length)
+}
+
+func init() {
+	register(unix.SYS_MREMAP, "mremap", Mremap, kernel.Partial, "old_size 0 (duplicating a shared mapping) is EINVAL")
+	register(unix.SYS_MINCORE, "mincore", Mincore, kernel.Supported, "")
+	register(unix.SYS_MLOCK, "mlock", Mlock, kernel.Supported, "sandbox memory is never swapped")
+	register(unix.SYS_MLOCK2, "mlock2", Mlock2, kernel.Supported, "")
+	register(unix.SYS_MUNLOCK, "munlock", Munlock, kernel.Supported, "")
+	register(unix.SYS_MLOCKALL, "mlockall", Mlockall, kernel.Supported, "")
+	register(unix.SYS_MUNLOCKALL, "munlockall", Munlockall, kernel.Supported, "")
+	register(unix.SYS_MSYNC, "msync", Msync, kernel.Supported, "")
+}

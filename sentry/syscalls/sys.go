@@ -160,7 +160,10 @@ func Prlimit64(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 
 // cpumaskBytes is the size of the kernel's CPU mask for this machine's CPU count,
 // rounded up to a long, as sched_getaffinity reports it.
-func cpumaskBytes() int { return (runtime.NumCPU() + 63) / 64 * 8 }
+func cpumaskBytes() int { return (numCPU() + 63) / 64 * 8 }
+
+// numCPU is the number of CPUs the sandbox reports.
+func numCPU() int { return runtime.NumCPU() }
 
 // SchedGetaffinity implements sched_getaffinity(2): every CPU of the sandbox.
 func SchedGetaffinity(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
@@ -171,12 +174,12 @@ func SchedGetaffinity(t *kernel.Task, args *arch.SyscallArguments) (uintptr, err
 	if pid != 0 && t.Kernel().TaskByTID(pid) == nil {
 		return 0, unix.ESRCH
 	}
-	if int(size)*8 < runtime.NumCPU() || size&7 != 0 {
+	if int(size)*8 < numCPU() || size&7 != 0 {
 		return 0, unix.EINVAL
 	}
 	n := min(int(size), cpumaskBytes())
 	mask := make([]byte, n)
-	for c := 0; c < runtime.NumCPU(); c++ {
+	for c := 0; c < numCPU(); c++ {
 		mask[c/8] |= 1 << (c % 8)
 	}
 	if _, err := t.CopyOut(addr, mask); err != nil {
