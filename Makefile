@@ -18,12 +18,17 @@ RACE_PATTERNS := ./sentry/... ./gofer/... ./platform/... ./boot/...
 DRIVER_PKGS := runsc.dev/test/syscalls runsc.dev/test/e2e
 GOTESTFLAGS ?=
 
-.PHONY: all deps demo test bench clean FORCE
+.PHONY: all deps demo test bench clean vdso FORCE
 
 all: bin/runsc
 
 bin/runsc: FORCE
 	CGO_ENABLED=0 $(GO) build -o bin/runsc ./runsc
+
+# Rebuilds the vDSO blob (sentry/vdso/vdso.so, committed) from its C source with gcc; the
+# runsc build itself never needs gcc. sentry/vdso's TestBlobUpToDate fails when it is stale.
+vdso:
+	$(GO) generate ./sentry/vdso
 
 # Idempotent: apt-get runs only when a package is missing.
 deps:
