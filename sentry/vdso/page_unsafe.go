@@ -1,6 +1,7 @@
 package vdso
 
 import (
+	"runtime"
 	"sync/atomic"
 	"unsafe"
 )
@@ -77,6 +78,7 @@ func (p page) read(withTSC bool) (Params, uint64) {
 		if n, tsc, ok := p.readOnce(withTSC); ok {
 			return n, tsc
 		}
+		runtime.Gosched()
 	}
 }
 

@@ -26,10 +26,15 @@ func takeSample() sample {
 		}
 	}
 	s.realOff, s.realErr = measureOffset(func() int64 { return time.Now().UnixNano() })
-	s.bootOff, s.bootErr = measureOffset(func() int64 { return hostClock(unix.CLOCK_BOOTTIME) })
-	var tai unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_TAI, &tai) == nil {
-		d := tai.Nano() - time.Now().UnixNano()
+	var ts unix.Timespec
+	if s.noBoot = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) != nil; !s.noBoot {
+		s.bootOff, s.bootErr = measureOffset(func() int64 {
+			unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+			return ts.Nano()
+		})
+	}
+	if s.noTAI = unix.ClockGettime(unix.CLOCK_TAI, &ts) != nil; !s.noTAI {
+		d := ts.Nano() - time.Now().UnixNano()
 		s.taiSec = (d + nsPerSec/2) / nsPerSec
 		if d < 0 {
 			s.taiSec = (d - nsPerSec/2) / nsPerSec
@@ -50,12 +55,4 @@ func measureOffset(read func() int64) (off, err int64) {
 		}
 	}
 	return off, err
-}
-
-func hostClock(id int32) int64 {
-	var ts unix.Timespec
-	if unix.ClockGettime(id, &ts) != nil {
-		return 0
-	}
-	return ts.Nano()
 }

@@ -50,6 +50,8 @@ type sample struct {
 	bootOff, bootErr int64
 	// taiSec is CLOCK_TAI - CLOCK_REALTIME, in whole seconds (the kernel keeps it so).
 	taiSec int64
+	// noBoot, noTAI: the host would not say (the clock is then left to the syscall).
+	noBoot, noTAI bool
 }
 
 // timekeeper holds the loop's state. It is used by one goroutine at a time.
@@ -63,6 +65,7 @@ type timekeeper struct {
 	realOff, realErr int64
 	bootOff, bootErr int64
 	taiSec           int64
+	noBoot, noTAI    bool
 
 	steps    int
 	disabled bool
@@ -133,8 +136,12 @@ func (k *timekeeper) next(s sample, anchor uint64, interval int64) Params {
 		k.step(s)
 		return k.cur
 	}
-	k.push(s)
 	freq := ratio(s.mono-old.mono, s.tsc-old.tsc)
+	if freq == 0 {
+		k.step(s)
+		return k.cur
+	}
+	k.push(s)
 	// The host's CLOCK_MONOTONIC at the anchor, extrapolated over the few microseconds
 	// since the sample.
 	host := s.mono
@@ -168,6 +175,9 @@ func (k *timekeeper) next(s sample, anchor uint64, interval int64) Params {
 
 	p := Params{Valid: true, Shift: multShift, TSCBase: anchor, Mult: mult}
 	for _, id := range publishedClocks {
+		if (id == ClockBoottime && k.noBoot) || (id == ClockTAI && k.noTAI) {
+			continue
+		}
 		p.ClockMask |= 1 << id
 	}
 	real := mono + k.realOff
@@ -205,4 +215,5 @@ func (k *timekeeper) updateOffsets(s sample) {
 		k.bootOff, k.bootErr = mergeOffset(k.bootOff, k.bootErr, s.bootOff, s.bootErr)
 	}
 	k.taiSec = s.taiSec
+	k.noBoot, k.noTAI = s.noBoot, s.noTAI
 }

@@ -204,3 +204,18 @@ func TestMergeOffset(t *testing.T) {
 		}
 	}
 }
+
+func TestTimekeeperUnpublishesMissingClocks(t *testing.T) {
+	h := &fakeHost{tsc: 1 << 40, mono: 1e12, nsPerCycle: 0.4, r: rand.New(rand.NewPCG(7, 8))}
+	k := &timekeeper{}
+	var p Params
+	for i := 0; i < 3; i++ {
+		s := h.sample()
+		s.noBoot, s.noTAI = true, true
+		p = k.next(s, h.tsc, 100e6)
+		h.advance(100e6)
+	}
+	if !p.Valid || p.ClockMask&(1<<ClockBoottime) != 0 || p.ClockMask&(1<<ClockTAI) != 0 || p.ClockMask&(1<<ClockMonotonic) == 0 {
+		t.Errorf("mask %#x: want monotonic published, boottime and TAI left to the syscall", p.ClockMask)
+	}
+}
