@@ -8,9 +8,9 @@ import (
 )
 
 // HostState is what a run of runsc may leave behind on the host: processes under this
-// test process whose command line mentions runsc, the mount table, and entries of
-// os.TempDir() (and of extra directories, such as a --root state directory) whose name
-// mentions runsc.
+// test process (all of them, not only those whose command line mentions runsc: a stub
+// process may have none), the mount table, and entries of os.TempDir() whose name
+// mentions runsc (and every entry of extra directories, such as a --root state directory).
 type HostState struct {
 	Procs  []string
 	Mounts []string
@@ -21,9 +21,7 @@ type HostState struct {
 func SnapshotHost(extra ...string) HostState {
 	var s HostState
 	for _, p := range Descendants(os.Getpid()) {
-		if strings.Contains(p.Name(), "runsc") {
-			s.Procs = append(s.Procs, fmt.Sprintf("pid %d: %s", p.PID, p.Name()))
-		}
+		s.Procs = append(s.Procs, fmt.Sprintf("pid %d: %s", p.PID, p.Name()))
 	}
 	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
 		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
@@ -51,8 +49,8 @@ func SnapshotHost(extra ...string) HostState {
 	return s
 }
 
-// Leftovers lists what AFTER has that BEFORE had not (processes: every one in AFTER,
-// since a finished run must leave none).
+// Leftovers lists what AFTER has that BEFORE had not (processes: every one in AFTER: the
+// caller takes the snapshot when none of its own commands is running).
 func Leftovers(before, after HostState) []string {
 	var out []string
 	for _, p := range after.Procs {
