@@ -45,7 +45,9 @@ func (p page) write(compute func(anchor uint64) Params) Params {
 	atomic.StoreUint64(p.u64(offTSCBase), n.TSCBase)
 	atomic.StoreUint64(p.u64(offMult), n.Mult)
 	for i, b := range n.Base {
-		atomic.StoreUint64(p.u64(offBase+8*i), uint64(b))
+		// Published bases are never negative (timekeeper.next), so this is floor division.
+		atomic.StoreUint64(p.u64(offBase+16*i), uint64(b/nsPerSec))
+		atomic.StoreUint64(p.u64(offBase+16*i+8), uint64(b%nsPerSec))
 	}
 	atomic.StoreUint32(p.u32(offSeq), seq+2)
 	return n
@@ -63,7 +65,8 @@ func (p page) readOnce(withTSC bool) (n Params, tsc uint64, ok bool) {
 	n.TSCBase = atomic.LoadUint64(p.u64(offTSCBase))
 	n.Mult = atomic.LoadUint64(p.u64(offMult))
 	for i := range n.Base {
-		n.Base[i] = int64(atomic.LoadUint64(p.u64(offBase + 8*i)))
+		sec, nsec := atomic.LoadUint64(p.u64(offBase+16*i)), atomic.LoadUint64(p.u64(offBase+16*i+8))
+		n.Base[i] = int64(sec)*nsPerSec + int64(nsec)
 	}
 	if withTSC {
 		tsc = rdtsc()

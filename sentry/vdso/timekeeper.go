@@ -174,12 +174,6 @@ func (k *timekeeper) next(s sample, anchor uint64, interval int64) Params {
 	}
 
 	p := Params{Valid: true, Shift: multShift, TSCBase: anchor, Mult: mult}
-	for _, id := range publishedClocks {
-		if (id == ClockBoottime && k.noBoot) || (id == ClockTAI && k.noTAI) {
-			continue
-		}
-		p.ClockMask |= 1 << id
-	}
 	real := mono + k.realOff
 	p.Base[ClockRealtime] = real
 	p.Base[ClockRealtimeCoarse] = real
@@ -188,6 +182,14 @@ func (k *timekeeper) next(s sample, anchor uint64, interval int64) Params {
 	p.Base[ClockMonotonicCoarse] = mono
 	p.Base[ClockBoottime] = mono + k.bootOff
 	p.Base[ClockTAI] = real + k.taiSec*nsPerSec
+	for _, id := range publishedClocks {
+		if (id == ClockBoottime && k.noBoot) || (id == ClockTAI && k.noTAI) || p.Base[id] < 0 {
+			// Unknown, or before 1970 (the page cannot say): the syscall answers.
+			p.Base[id] = 0
+			continue
+		}
+		p.ClockMask |= 1 << id
+	}
 	k.cur = p
 	return p
 }

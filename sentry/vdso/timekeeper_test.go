@@ -218,4 +218,14 @@ func TestTimekeeperUnpublishesMissingClocks(t *testing.T) {
 	if !p.Valid || p.ClockMask&(1<<ClockBoottime) != 0 || p.ClockMask&(1<<ClockTAI) != 0 || p.ClockMask&(1<<ClockMonotonic) == 0 {
 		t.Errorf("mask %#x: want monotonic published, boottime and TAI left to the syscall", p.ClockMask)
 	}
+	// A wall clock before 1970 cannot be published (the page keeps seconds unsigned).
+	k = &timekeeper{}
+	h.realOff = -int64(h.mono) - 5e9
+	for i := 0; i < 3; i++ {
+		p = k.next(h.sample(), h.tsc, 100e6)
+		h.advance(100e6)
+	}
+	if !p.Valid || p.ClockMask&(1<<ClockRealtime) != 0 || p.ClockMask&(1<<ClockRealtimeCoarse) != 0 || p.ClockMask&(1<<ClockMonotonic) == 0 {
+		t.Errorf("mask %#x with realtime before 1970: want realtime left to the syscall", p.ClockMask)
+	}
 }

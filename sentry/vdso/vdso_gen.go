@@ -4,7 +4,7 @@
 package vdso
 
 // sourceHash is the SHA-256 of the generator's inputs when vdso.so was built.
-const sourceHash = "fd8d3a089a69657f6faff0349fb5743f551739a62f80f8d55fe676ab48d3c88b"
+const sourceHash = "70a9f15e1b16e16bec2a23f542d1e54337b2a7fe1d14f55fd81991a081ffff7a"
 
 // blobHash is the SHA-256 of vdso.so as built.
-const blobHash = "45191cd0205c5ad1bf673c05dee691adf6b460d5ccc9f88cf00521ce7237b01b"
+const blobHash = "a531ddfe9e2c14102f8e56d0576c8be1798b8d8a7b04a405efced1db8ed86cfa"

@@ -51,7 +51,7 @@ func TestVvarABI(t *testing.T) {
 	want := map[string]int{
 		"seq": offSeq, "version": offVersion, "flags": offFlags, "clock_mask": offClockMask,
 		"cpu_mode": offCPUMode, "shift": offShift, "tsc_base": offTSCBase, "mult": offMult,
-		"base_ns": offBase, "res_ns": offRes,
+		"base": offBase, "res_ns": offRes,
 	}
 	for f, off := range want {
 		if got, ok := at[f]; !ok || got != off {

@@ -16,11 +16,13 @@ import "math/bits"
 //	0x18  u64   tsc_base
 //	0x20  u64   mult
 //	0x28  u64   reserved
-//	0x30  s64   base_ns[16] clock id i at tsc_base, in ns
-//	0xb0  u32   res_ns[16]  clock_getres of clock id i; 0: ask the syscall
+//	0x30  {s64 sec; u64 nsec} base[16]
+//	                  clock id i at tsc_base: sec >= 0, nsec < 10^9
+//	0x130 u32   res_ns[16]  clock_getres of clock id i; 0: ask the syscall
 //
 // The product (tsc - tsc_base) * mult is taken in 128 bits, and tsc - tsc_base is
-// clamped at 0, so the result never wraps and never goes below base_ns.
+// clamped at 0, so the result never wraps and never goes below the base. The base is
+// split so that the vDSO makes a timespec with a carry instead of a 64-bit division.
 const (
 	// VvarSize is the size of the vvar page.
 	VvarSize = 4096
@@ -33,9 +35,9 @@ const (
 	offShift     = 0x14
 	offTSCBase   = 0x18
 	offMult      = 0x20
-	offBase      = 0x30
-	offRes       = 0xb0
-	vvarUsed     = 0xf0
+	offBase      = 0x30 // 16 bytes per clock
+	offRes       = 0x130
+	vvarUsed     = 0x170
 
 	numClocks     = 16
 	layoutVersion = 1
@@ -71,7 +73,7 @@ type Params struct {
 	Shift     uint32 // < 64
 	TSCBase   uint64
 	Mult      uint64
-	Base      [numClocks]int64
+	Base      [numClocks]int64 // ns; a published clock's is never negative
 }
 
 // scale returns (delta * mult) >> shift, the product taken in 128 bits, as vdso.c does.

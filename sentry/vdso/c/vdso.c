@@ -6,10 +6,12 @@
  * immediately below it. The sentry keeps the vvar page current (vvar.go); the functions
  * here turn it and the CPU's time-stamp counter into the time without leaving user mode:
  *
- *     ns(clock) = base_ns[clock] + (((tsc_now - tsc_base) * mult) >> shift)
+ *     time(clock) = base[clock] + (((tsc_now - tsc_base) * mult) >> shift) ns
  *
  * with the 64x64-bit product taken in 128 bits, and tsc_now clamped so that it is never
- * below tsc_base. What the functions cannot answer from the page (a clock the sentry did
+ * below tsc_base. base[clock] is kept as whole seconds and nanoseconds (below 10^9), so
+ * that making a timespec of the result needs no 64-bit division, only a carry: the
+ * nanoseconds added since the last refresh (100 ms ago) rarely reach a second. What the functions cannot answer from the page (a clock the sentry did
  * not publish, such as the CPU-time clocks, or any clock while the page says the TSC is not
  * usable) they ask for with the real syscall instruction, which the platform intercepts
  * like any other system call: so errors (EINVAL for a bad clock) come from the sentry.
@@ -54,8 +56,11 @@ struct vvar {
 	u64 tsc_base;           /* 0x18 */
 	u64 mult;               /* 0x20 */
 	u64 reserved;           /* 0x28 */
-	s64 base_ns[VVAR_CLOCKS]; /* 0x30 clock id i at tsc_base, in ns */
-	u32 res_ns[VVAR_CLOCKS];  /* 0xb0 clock_getres of clock id i; 0: ask the syscall */
+	struct {
+		s64 sec;        /* >= 0 */
+		u64 nsec;       /* < NSEC_PER_SEC */
+	} base[VVAR_CLOCKS];    /* 0x30 clock id i at tsc_base */
+	u32 res_ns[VVAR_CLOCKS];  /* 0x130 clock_getres of clock id i; 0: ask the syscall */
 };
 
 #define VVAR_AT(field, off) _Static_assert(__builtin_offsetof(struct vvar, field) == off, "vvar layout: " #field)
@@ -67,9 +72,9 @@ VVAR_AT(cpu_mode, 0x10);
 VVAR_AT(shift, 0x14);
 VVAR_AT(tsc_base, 0x18);
 VVAR_AT(mult, 0x20);
-VVAR_AT(base_ns, 0x30);
-VVAR_AT(res_ns, 0xb0);
-_Static_assert(sizeof(struct vvar) == 0xf0, "vvar layout: size");
+VVAR_AT(base, 0x30);
+VVAR_AT(res_ns, 0x130);
+_Static_assert(sizeof(struct vvar) == 0x170, "vvar layout: size");
 
 /* Defined by the linker script one page below the image's first byte. Hidden, so that the
  * compiler addresses it relative to the instruction pointer and no relocation is needed. */
@@ -112,12 +117,13 @@ static inline u64 tsc_ordered(void) {
 	return ((u64)hi << 32) | lo;
 }
 
-/* clock_ns computes clock ID into *ns; 0 if the page cannot answer (the caller then makes
- * the syscall). */
-static inline int clock_ns(u32 id, s64 *ns) {
+/* clock_now computes clock ID into *ts; 0 if the page cannot answer (the caller then
+ * makes the syscall). */
+static inline int clock_now(u32 id, struct timespec_k *ts) {
 	const volatile struct vvar *v = &vvar_page;
 	u32 seq, spins = 0;
-	s64 r;
+	s64 sec;
+	u64 nsec;
 	if (id >= VVAR_CLOCKS)
 		return 0;
 	do {
@@ -135,34 +141,42 @@ static inline int clock_ns(u32 id, s64 *ns) {
 			return 0;
 		u64 tsc_base = v->tsc_base, mult = v->mult;
 		u32 shift = v->shift;
-		s64 base = v->base_ns[id];
+		sec = v->base[id].sec;
+		nsec = v->base[id].nsec;
 		u64 now = tsc_ordered();
 		u64 delta = now > tsc_base ? now - tsc_base : 0;
-		r = base + (s64)(((unsigned __int128)delta * mult) >> shift);
+		nsec += (u64)(((unsigned __int128)delta * mult) >> shift);
 		barrier();
 	} while ((seq & 1) || v->seq != seq);
-	if (r < 0)
-		return 0;
-	*ns = r;
+	if (__builtin_expect(nsec >= NSEC_PER_SEC, 0)) {
+		/* Only when a refresh is late: divide if it is very late. */
+		if (nsec >= 4 * NSEC_PER_SEC) {
+			sec += nsec / NSEC_PER_SEC;
+			nsec %= NSEC_PER_SEC;
+		}
+		while (nsec >= NSEC_PER_SEC) {
+			nsec -= NSEC_PER_SEC;
+			sec++;
+		}
+	}
+	ts->tv_sec = sec;
+	ts->tv_nsec = nsec;
 	return 1;
 }
 
 int __vdso_clock_gettime(int id, struct timespec_k *ts) {
-	s64 ns;
-	if (id < 0 || !clock_ns((u32)id, &ns))
+	if (id < 0 || !clock_now((u32)id, ts))
 		return (int)raw_syscall2(SYS_clock_gettime, id, (long)ts);
-	ts->tv_sec = (u64)ns / NSEC_PER_SEC;
-	ts->tv_nsec = (u64)ns % NSEC_PER_SEC;
 	return 0;
 }
 
 int __vdso_gettimeofday(struct timeval_k *tv, struct timezone_k *tz) {
-	s64 ns;
+	struct timespec_k ts;
 	if (tv != 0) {
-		if (!clock_ns(CLOCK_REALTIME, &ns))
+		if (!clock_now(CLOCK_REALTIME, &ts))
 			return (int)raw_syscall2(SYS_gettimeofday, (long)tv, (long)tz);
-		tv->tv_sec = (u64)ns / NSEC_PER_SEC;
-		tv->tv_usec = (u64)ns % NSEC_PER_SEC / 1000;
+		tv->tv_sec = ts.tv_sec;
+		tv->tv_usec = (u64)ts.tv_nsec / 1000;
 	}
 	if (tz != 0) {
 		/* The sandbox runs in UTC, as the gettimeofday syscall says. */
@@ -173,13 +187,12 @@ int __vdso_gettimeofday(struct timeval_k *tv, struct timezone_k *tz) {
 }
 
 s64 __vdso_time(s64 *t) {
-	s64 ns;
-	if (!clock_ns(CLOCK_REALTIME, &ns))
+	struct timespec_k ts;
+	if (!clock_now(CLOCK_REALTIME, &ts))
 		return raw_syscall2(SYS_time, (long)t, 0);
-	s64 sec = (u64)ns / NSEC_PER_SEC;
 	if (t != 0)
-		*t = sec;
-	return sec;
+		*t = ts.tv_sec;
+	return ts.tv_sec;
 }
 
 int __vdso_clock_getres(int id, struct timespec_k *res) {
