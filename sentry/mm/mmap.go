@@ -356,6 +356,10 @@ func (m *MemoryManager) Mremap(oldAddr, oldSize, newSize uintptr, flags int, new
 		// The old range must lie in one mapping.
 		return 0, unix.EFAULT
 	}
+	if v.special && newSize > oldSize {
+		// Special mappings cannot grow (Linux: VM_DONTEXPAND); special.go.
+		return 0, unix.EFAULT
+	}
 	if flags&MremapFixed != 0 {
 		if newAddr%pageSize != 0 || newAddr < m.layout.MinAddr || newAddr+newSize > m.layout.MaxAddr || newAddr+newSize < newAddr {
 			return 0, unix.EINVAL
@@ -388,8 +392,10 @@ func (m *MemoryManager) Mremap(oldAddr, oldSize, newSize uintptr, flags int, new
 func (m *MemoryManager) moveLocked(v *vma, oldAddr, oldSize, newAddr, newSize uintptr, keepOld bool) (uintptr, error) {
 	n := *v
 	n.start, n.end = newAddr, newAddr+newSize
-	if v.file != nil {
+	if v.file != nil || v.special {
 		n.off = v.off + uint64(oldAddr-v.start)
+	}
+	if v.file != nil {
 		v.file.IncRef()
 	}
 	// Move page-table entries; the new range maps again on first touch.

@@ -154,3 +154,38 @@ func TestMapSpecialInvalid(t *testing.T) {
 		}
 	}
 }
+
+// TestMremapSpecial: a special mapping can move (CRIU moves the vDSO) but never grow,
+// which would map memory-file pages that are not its own.
+func TestMremapSpecial(t *testing.T) {
+	m, _, mf := newTestMM(t)
+	off := specialPages(t, m, 3, 'p')
+	addr, err := m.MapSpecial(0, SpecialMapping{Offset: off, Length: 3 * pageSize, Perms: readExec, Name: "[vdso]"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Mremap(addr, 3*pageSize, 4*pageSize, MremapMaymove, 0); err != unix.EFAULT {
+		t.Errorf("growing [vdso]: %v, want EFAULT", err)
+	}
+	if _, err := m.Mremap(addr+pageSize, pageSize, 2*pageSize, MremapMaymove, 0); err != unix.EFAULT {
+		t.Errorf("growing part of [vdso]: %v, want EFAULT", err)
+	}
+	// Move the last two pages elsewhere: they keep their contents.
+	to := uintptr(0x7d0000000000)
+	got, err := m.Mremap(addr+pageSize, 2*pageSize, 2*pageSize, MremapMaymove|MremapFixed, to)
+	if err != nil || got != to {
+		t.Fatalf("moving part of [vdso] = %#x, %v", got, err)
+	}
+	b := make([]byte, 1)
+	for i, want := range []byte{'q', 'r'} {
+		if _, err := m.CopyIn(to+uintptr(i)*pageSize, b); err != nil || b[0] != want {
+			t.Errorf("moved page %d reads %q, %v; want %q", i, b, err, want)
+		}
+	}
+	m.DecUsers()
+	for i := 0; i < 3; i++ {
+		if got := mf.RefCount(off + uint64(i)*pageSize); got != 1 {
+			t.Errorf("after exit: page %d refcount %d, want 1", i, got)
+		}
+	}
+}
