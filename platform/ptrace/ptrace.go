@@ -1,0 +1,123 @@
+// Package ptrace is the ptrace platform: it runs application threads in stub processes
+// whose every system call is intercepted with PTRACE_SYSEMU and never executed by the host.
+//
+// It owns the stub program (a one-page static ELF generated in stub.go and exec'd from a
+// sealed memfd), the stub processes (one per AddressSpace, started and reaped by a
+// "master" goroutine locked to the OS thread that traces the stub's main thread), and the
+// stub threads (one per Context and AddressSpace, traced by the task's own OS thread).
+//
+// Address space: applications may map [0x10000, stubBase); the stub page sits at stubBase
+// (0x7fffff000000) and everything else the host put in the stub is unmapped at start-up.
+// The sentry's memory file is fd 0 in every stub; MapFile injects mmap of it.
+//
+// Host syscalls are injected by pointing a stopped stub thread at the stub's
+// "syscall; int3" instruction pair and continuing it: one ptrace stop per injection. A
+// seccomp filter in the stub kills the process if any other instruction makes a syscall.
+//
+// Lock order: addressSpace.mu is a leaf. Contexts take no locks on the Switch path; they
+// synchronize with Interrupt through atomics only.
+package ptrace
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"runsc.dev/platform"
+)
+
+func init() { platform.Register("ptrace", New) }
+
+// ptracePlatform implements platform.Platform.
+type ptracePlatform struct {
+	memFD  int
+	layout stubLayout
+	// stubFile is a sealed, read-only memfd holding the stub executable; stubPath names it
+	// through /proc/self/fd.
+	stubFile *os.File
+	stubPath string
+
+	// fpSize is the size of the kernel's NT_X86_XSTATE regset, learnt from the first stub
+	// (0 until then). It may differ from arch.FPStateSize() (CPUID) on some hosts.
+	fpSize atomic.Int64
+}
+
+var (
+	stubOnce   sync.Once
+	stubImage  []byte
+	stubLay    stubLayout
+	stubErr    error
+	sigchldErr error
+)
+
+// New builds the ptrace platform. opts.MemoryFD is the sentry's memory file; it is the only
+// file MapFile accepts.
+func New(opts platform.Options) (platform.Platform, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(opts.MemoryFD, &st); err != nil {
+		return nil, fmt.Errorf("ptrace platform: memory file fd %d: %w", opts.MemoryFD, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("ptrace platform: memory file fd %d is not a regular file (mode %#o)", opts.MemoryFD, st.Mode)
+	}
+	stubOnce.Do(func() {
+		stubImage, stubLay, stubErr = buildStub()
+		sigchldErr = setNoCldStop()
+	})
+	if stubErr != nil {
+		return nil, fmt.Errorf("ptrace platform: %w", stubErr)
+	}
+	if sigchldErr != nil {
+		return nil, fmt.Errorf("ptrace platform: setting SA_NOCLDSTOP on SIGCHLD: %w", sigchldErr)
+	}
+	f, err := writeStubFile(stubImage)
+	if err != nil {
+		return nil, fmt.Errorf("ptrace platform: %w", err)
+	}
+	return &ptracePlatform{
+		memFD:    opts.MemoryFD,
+		layout:   stubLay,
+		stubFile: f,
+		stubPath: fmt.Sprintf("/proc/self/fd/%d", f.Fd()),
+	}, nil
+}
+
+// writeStubFile stores the stub image in a sealed memfd and returns a read-only descriptor
+// of it (an executable may not be open for writing while it is exec'd).
+func writeStubFile(img []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate("runsc-ptrace-stub", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create for the stub: %w", err)
+	}
+	defer unix.Close(fd)
+	for off := 0; off < len(img); {
+		n, err := unix.Pwrite(fd, img[off:], int64(off))
+		if err != nil {
+			return nil, fmt.Errorf("writing the stub: %w", err)
+		}
+		off += n
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_WRITE|unix.F_SEAL_GROW|unix.F_SEAL_SHRINK|unix.F_SEAL_SEAL); err != nil {
+		return nil, fmt.Errorf("sealing the stub: %w", err)
+	}
+	ro, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", fd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("reopening the stub read-only: %w", err)
+	}
+	return os.NewFile(uintptr(ro), "runsc-ptrace-stub"), nil
+}
+
+func (p *ptracePlatform) Name() string            { return "ptrace" }
+func (p *ptracePlatform) MinUserAddress() uintptr { return minUserAddress }
+func (p *ptracePlatform) MaxUserAddress() uintptr { return maxUserAddress }
+
+func (p *ptracePlatform) NewAddressSpace() (platform.AddressSpace, error) {
+	return newAddressSpace(p)
+}
+
+func (p *ptracePlatform) NewContext() (platform.Context, error) {
+	return newContext(p), nil
+}

@@ -1,0 +1,781 @@
+package ptrace
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"runsc.dev/pkg/arch"
+	"runsc.dev/platform"
+)
+
+func mustSwitch(t testing.TB, c platform.Context, as platform.AddressSpace, ac *arch.Context) platform.Trap {
+	t.Helper()
+	trap, err := c.Switch(as, ac)
+	if err != nil {
+		t.Fatalf("Switch: %v", err)
+	}
+	return trap
+}
+
+func wantSyscall(t testing.TB, trap platform.Trap, ac *arch.Context, nr uint64) {
+	t.Helper()
+	if trap.Kind != platform.TrapSyscall || ac.Regs.OrigRax != nr {
+		t.Fatalf("got trap %+v orig_rax %d rip %#x, want syscall %d", trap, int64(ac.Regs.OrigRax), ac.Regs.Rip, nr)
+	}
+}
+
+func TestRegistered(t *testing.T) {
+	found := false
+	for _, n := range platform.Names() {
+		found = found || n == "ptrace"
+	}
+	if !found {
+		t.Fatalf("ptrace not registered: %v", platform.Names())
+	}
+}
+
+func TestSyscallAndSharedMemory(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	as := h.newAS()
+	c := h.newContext()
+	defer c.Release()
+
+	prog := code{}.movEAX(39).syscall().movRBX(dataAddr).storeRAXAtRBX().movEAX(102).syscall().jmpSelf()
+	h.setCode(0, prog)
+	ac := &arch.Context{Regs: regsAt(codeAddr)}
+	trap := mustSwitch(t, c, as, ac)
+	wantSyscall(t, trap, ac, 39)
+	if ac.Regs.Rip != codeAddr+7 {
+		t.Errorf("rip after syscall = %#x, want %#x", ac.Regs.Rip, codeAddr+7)
+	}
+	if int64(ac.Regs.Rax) != -int64(unix.ENOSYS) {
+		t.Errorf("rax at syscall stop = %d, want -ENOSYS (the host did not run it)", int64(ac.Regs.Rax))
+	}
+	ac.Regs.Rax = 0x123456789
+	trap = mustSwitch(t, c, as, ac)
+	wantSyscall(t, trap, ac, 102)
+	if got := h.data(0); got != 0x123456789 {
+		t.Errorf("application stored %#x, want 0x123456789", got)
+	}
+}
+
+func TestFaultThenMap(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	as := h.newAS()
+	c := h.newContext()
+	defer c.Release()
+
+	binary.LittleEndian.PutUint64(h.mem[extraOff+8:], 0xfeedface)
+	// The faulting load restarts once the page is mapped.
+	prog := code{}.movRBX(extraAddr + 8).loadRAXFromRBX().movRBX(dataAddr).storeRAXAtRBX().movEAX(39).syscall().jmpSelf()
+	h.setCode(0, prog)
+	ac := &arch.Context{Regs: regsAt(codeAddr)}
+	trap := mustSwitch(t, c, as, ac)
+	if trap.Kind != platform.TrapFault || trap.Signo != int32(unix.SIGSEGV) || trap.Addr != extraAddr+8 || trap.Code != 1 /* SEGV_MAPERR */ {
+		t.Fatalf("got %+v, want SIGSEGV fault at %#x", trap, extraAddr+8)
+	}
+	if trap.AccessKnown {
+		t.Errorf("AccessKnown = true")
+	}
+	h.mapFile(as, extraAddr, extraOff, pageSize, platform.Read)
+	trap = mustSwitch(t, c, as, ac)
+	wantSyscall(t, trap, ac, 39)
+	if got := h.data(0); got != 0xfeedface {
+		t.Errorf("loaded %#x, want 0xfeedface", got)
+	}
+
+	// A write to a read-only mapping is an access fault.
+	prog = code{}.movRBX(extraAddr).storeRAXAtRBX().jmpSelf()
+	h.setCode(0x100, prog)
+	ac.Regs = regsAt(codeAddr + 0x100)
+	trap = mustSwitch(t, c, as, ac)
+	if trap.Kind != platform.TrapFault || trap.Addr != extraAddr || trap.Code != 2 /* SEGV_ACCERR */ {
+		t.Fatalf("got %+v, want SEGV_ACCERR at %#x", trap, extraAddr)
+	}
+}
+
+func TestSignals(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	as := h.newAS()
+	c := h.newContext()
+	defer c.Release()
+
+	for _, tc := range []struct {
+		name  string
+		prog  code
+		signo unix.Signal
+	}{
+		{"ud2", code{}.ud2(), unix.SIGILL},
+		{"int3", code{}.int3(), unix.SIGTRAP},
+		{"div0", code{}.divZero(), unix.SIGFPE},
+	} {
+		h.setCode(0, tc.prog.jmpSelf())
+		ac := &arch.Context{Regs: regsAt(codeAddr)}
+		trap := mustSwitch(t, c, as, ac)
+		if trap.Kind != platform.TrapSignal || trap.Signo != int32(tc.signo) || trap.Code <= 0 {
+			t.Errorf("%s: got %+v, want TrapSignal %v", tc.name, trap, tc.signo)
+		}
+		if tc.signo == unix.SIGILL && trap.Addr != codeAddr {
+			t.Errorf("%s: si_addr = %#x, want %#x", tc.name, trap.Addr, codeAddr)
+		}
+	}
+}
+
+// xmm0Off is the offset of xmm0 in the (F)XSAVE area.
+const xmm0Off = 160
+
+func TestFPState(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	as := h.newAS()
+	c := h.newContext()
+	defer c.Release()
+
+	prog := code{}.movRAX64(0x1122334455667788).movqXMM0RAX().movEAX(39).syscall().
+		movqRAXXMM0().movRBX(dataAddr).storeRAXAtRBX().movEAX(39).syscall().jmpSelf()
+	h.setCode(0, prog)
+	ac := &arch.Context{Regs: regsAt(codeAddr), FP: arch.NewFPState(), FPValid: true}
+	wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
+	if ac.FPValid {
+		t.Fatalf("FPValid still set after Switch")
+	}
+	if err := c.PullFP(ac); err != nil {
+		t.Fatalf("PullFP: %v", err)
+	}
+	if !ac.FPValid || len(ac.FP) < arch.FPStateSize() {
+		t.Fatalf("PullFP: valid %v len %d", ac.FPValid, len(ac.FP))
+	}
+	if got := binary.LittleEndian.Uint64(ac.FP[xmm0Off:]); got != 0x1122334455667788 {
+		t.Fatalf("xmm0 = %#x, want 0x1122334455667788", got)
+	}
+	binary.LittleEndian.PutUint64(ac.FP[xmm0Off:], 0xcafebabe12345678)
+	wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
+	if got := h.data(0); got != 0xcafebabe12345678 {
+		t.Fatalf("application saw xmm0 = %#x, want 0xcafebabe12345678", got)
+	}
+}
+
+// TestFPCarriedToNewAddressSpace: a context switched into a new address space (execve)
+// keeps its FP state.
+func TestFPCarriedToNewAddressSpace(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	as1 := h.newAS()
+	c := h.newContext()
+	defer c.Release()
+	h.setCode(0, code{}.movRAX64(0xabcdef0123).movqXMM0RAX().movEAX(39).syscall().jmpSelf())
+	h.setCode(0x100, code{}.movqRAXXMM0().movRBX(dataAddr).storeRAXAtRBX().movEAX(39).syscall().jmpSelf())
+	ac := &arch.Context{Regs: regsAt(codeAddr)}
+	wantSyscall(t, mustSwitch(t, c, as1, ac), ac, 39)
+	old := c.(*context).t
+
+	as2 := h.newAS()
+	ac.Regs = regsAt(codeAddr + 0x100)
+	wantSyscall(t, mustSwitch(t, c, as2, ac), ac, 39)
+	if got := h.data(0); got != 0xabcdef0123 {
+		t.Fatalf("xmm0 in the new address space = %#x, want 0xabcdef0123", got)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d", as1.(*addressSpace).pid, old.tid)); err == nil {
+		t.Errorf("old stub thread %d still exists", old.tid)
+	}
+}
+
+func TestFSBase(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	as := h.newAS()
+	c := h.newContext()
+	defer c.Release()
+	binary.LittleEndian.PutUint64(h.mem[dataOff+64:], 0x5151)
+	h.setCode(0, code{}.loadRAXFromFS().movRBX(dataAddr).storeRAXAtRBX().movEAX(39).syscall().jmpSelf())
+	ac := &arch.Context{Regs: regsAt(codeAddr)}
+	ac.Regs.FsBase = dataAddr + 64
+	wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
+	if got := h.data(0); got != 0x5151 {
+		t.Fatalf("fs:0 = %#x, want 0x5151", got)
+	}
+	if ac.Regs.FsBase != dataAddr+64 {
+		t.Fatalf("FsBase = %#x", ac.Regs.FsBase)
+	}
+}
+
+func TestInterrupt(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	as := h.newAS()
+	c := h.newContext()
+	defer c.Release()
+	h.setCode(0, code{}.jmpSelf())
+	h.setCode(0x100, code{}.movEAX(39).syscall().jmpSelf())
+
+	ac := &arch.Context{Regs: regsAt(codeAddr)}
+	start := time.Now()
+	timer := time.AfterFunc(50*time.Millisecond, c.Interrupt)
+	defer timer.Stop()
+	trap := mustSwitch(t, c, as, ac)
+	if trap.Kind != platform.TrapInterrupted {
+		t.Fatalf("got %+v, want TrapInterrupted", trap)
+	}
+	if d := time.Since(start); d < 40*time.Millisecond {
+		t.Errorf("interrupted after %v, before Interrupt was called", d)
+	}
+	if ac.Regs.Rip != codeAddr {
+		t.Errorf("rip = %#x, want the loop at %#x", ac.Regs.Rip, codeAddr)
+	}
+
+	// Interrupt before Switch: immediate, the thread does not run.
+	c.Interrupt()
+	ac.Regs = regsAt(codeAddr + 0x100)
+	if trap := mustSwitch(t, c, as, ac); trap.Kind != platform.TrapInterrupted {
+		t.Fatalf("got %+v, want immediate TrapInterrupted", trap)
+	}
+	if ac.Regs.Rip != codeAddr+0x100 {
+		t.Errorf("thread ran: rip = %#x", ac.Regs.Rip)
+	}
+	// Then it runs normally, with no stale interruption.
+	for i := 0; i < 3; i++ {
+		wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
+		ac.Regs.Rip -= 2 // run the syscall again
+		ac.Regs.Rax = 39
+	}
+
+	// Interrupts racing with syscalls: every Switch returns a syscall or an interrupt,
+	// and an interrupt is never lost.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				c.Interrupt()
+				time.Sleep(50 * time.Microsecond)
+			}
+		}
+	}()
+	interrupted := 0
+	for i := 0; i < 2000; i++ {
+		trap := mustSwitch(t, c, as, ac)
+		switch trap.Kind {
+		case platform.TrapSyscall:
+			ac.Regs.Rip -= 2
+			ac.Regs.Rax = 39
+		case platform.TrapInterrupted:
+			interrupted++
+		default:
+			t.Fatalf("unexpected trap %+v", trap)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if interrupted == 0 {
+		t.Errorf("no interruption seen")
+	}
+	c.Interrupt()
+	if trap := mustSwitch(t, c, as, ac); trap.Kind != platform.TrapInterrupted {
+		t.Fatalf("got %+v, want TrapInterrupted", trap)
+	}
+	for i := 0; i < 3; i++ {
+		wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
+		ac.Regs.Rip -= 2 // run the syscall again
+		ac.Regs.Rax = 39
+	}
+}
+
+// TestConcurrentContexts runs two tasks in one address space at once, each on its own
+// locked goroutine, while a third goroutine maps and unmaps memory in it.
+func TestConcurrentContexts(t *testing.T) {
+	h := newHarness(t)
+	as := h.newAS()
+	// loop: inc r12; mov eax, nr; syscall; jmp loop
+	for i, nr := range []uint32{39, 102} {
+		h.setCode(0x100*i, code{}.incR12().movEAX(nr).syscall().jmpTo(0))
+	}
+	const iters = 2000
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for i, nr := range []uint64{39, 102} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread() // the thread ends with the goroutine
+			c, err := h.p.NewContext()
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Release()
+			ac := &arch.Context{Regs: regsAt(codeAddr + uint64(0x100*i))}
+			for j := 1; j <= iters; j++ {
+				trap, err := c.Switch(as, ac)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if trap.Kind != platform.TrapSyscall || ac.Regs.OrigRax != nr || ac.Regs.R12 != uint64(j) {
+					errs <- fmt.Errorf("task %d iteration %d: trap %+v orig_rax %d r12 %d", i, j, trap, ac.Regs.OrigRax, ac.Regs.R12)
+					return
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for j := 0; j < 200; j++ {
+			if err := as.MapFile(extraAddr, h.memFD, extraOff, pageSize, platform.ReadWrite); err != nil {
+				errs <- err
+				return
+			}
+			as.Unmap(extraAddr, pageSize)
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestHostDoesNotRunSyscalls: the application's syscalls never execute on the host, even
+// when it jumps to the stub's injection point.
+func TestHostDoesNotRunSyscalls(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	as := h.newAS()
+	c := h.newContext()
+	defer c.Release()
+	a := as.(*addressSpace)
+
+	// write(0, msg, 5): fd 0 in the stub is the memory file, so a write that ran would
+	// change the start of the code page.
+	before := append([]byte(nil), h.mem[:pageSize]...)
+	copy(h.mem[dataOff+0x100:], "HELLO")
+	prog := code{}.movEAX(1).movEDI(0).movRSI(dataAddr + 0x100).movEDX(5).syscall().
+		// exit_group(42) and getpid
+		movEAX(231).movEDI(42).syscall().movEAX(39).syscall().
+		// jump to the injection point with rax = write
+		movEAX(1).movEDI(0).movRSI(dataAddr + 0x100).movEDX(5).movRBX(uint64(a.p.layout.inject)).jmpRBX()
+	h.setCode(0, prog)
+	before = append(before[:0], h.mem[:pageSize]...)
+	ac := &arch.Context{Regs: regsAt(codeAddr)}
+	wantSyscall(t, mustSwitch(t, c, as, ac), ac, 1)
+	wantSyscall(t, mustSwitch(t, c, as, ac), ac, 231)
+	wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
+	if int64(ac.Regs.Rax) != -int64(unix.ENOSYS) {
+		t.Errorf("getpid: rax = %d at the stop; want -ENOSYS", int64(ac.Regs.Rax))
+	}
+	trap := mustSwitch(t, c, as, ac)
+	wantSyscall(t, trap, ac, 1)
+	if ac.Regs.Rip != uint64(a.p.layout.inject+2) {
+		t.Errorf("rip = %#x, want the injection point %#x", ac.Regs.Rip, a.p.layout.inject+2)
+	}
+	if string(h.mem[:pageSize]) != string(before) {
+		t.Errorf("the memory file was written: an application write ran on the host")
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", a.pid)); err != nil {
+		t.Errorf("stub gone after exit_group: %v", err)
+	}
+
+	st := procStatus(t, fmt.Sprintf("/proc/%d/status", a.pid))
+	if st["Seccomp"] != "2" {
+		t.Errorf("stub Seccomp: %q, want 2", st["Seccomp"])
+	}
+	if st["NoNewPrivs"] != "1" {
+		t.Errorf("stub NoNewPrivs: %q, want 1", st["NoNewPrivs"])
+	}
+	if st["TracerPid"] == "0" || st["TracerPid"] == "" {
+		t.Errorf("stub TracerPid: %q", st["TracerPid"])
+	}
+	tid := c.(*context).t.tid
+	st = procStatus(t, fmt.Sprintf("/proc/%d/task/%d/status", a.pid, tid))
+	if st["TracerPid"] != fmt.Sprint(unix.Gettid()) {
+		t.Errorf("stub thread TracerPid %q, want this OS thread %d", st["TracerPid"], unix.Gettid())
+	}
+	if st["Seccomp"] != "2" {
+		t.Errorf("stub thread Seccomp: %q, want 2", st["Seccomp"])
+	}
+
+	// The stub has nothing mapped but its own page (and the fixed vsyscall page), and no
+	// file open but the memory file.
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", a.pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(maps)), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case strings.HasPrefix(line, "7fffff000000-7fffff001000 r-xp"):
+		case strings.HasSuffix(line, "[vsyscall]"):
+		case len(f) >= 6 && strings.Contains(f[5], "ptrace-test-mem"):
+		default:
+			t.Errorf("unexpected mapping in stub: %s", line)
+		}
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", a.pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fds) != 1 || fds[0].Name() != "0" {
+		var names []string
+		for _, fd := range fds {
+			names = append(names, fd.Name())
+		}
+		t.Errorf("stub fds %v, want only 0", names)
+	}
+	link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/0", a.pid))
+	if !strings.Contains(link, "ptrace-test-mem") {
+		t.Errorf("stub fd 0 is %q, want the memory file", link)
+	}
+}
+
+// TestSeccompKillsStrayHostSyscalls checks the filter directly: the stub thread, when
+// continued without SYSEMU, is killed with its whole process by a syscall made outside
+// the injection point.
+func TestSeccompKillsStrayHostSyscalls(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	as := h.newAS()
+	c := h.newContext()
+	defer c.Release()
+	a := as.(*addressSpace)
+	h.setCode(0, code{}.movEAX(39).syscall().jmpSelf())
+	ac := &arch.Context{Regs: regsAt(codeAddr)}
+	wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
+	// Behave like a broken tracer: run the thread with PTRACE_CONT from the syscall.
+	th := c.(*context).t
+	regs := regsAt(codeAddr)
+	regs.OrigRax = ^uint64(0)
+	if err := setRegs(th.tid, &regs); err != nil {
+		t.Fatal(err)
+	}
+	if err := ptraceReq(unix.PTRACE_CONT, th.tid, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	var status int32
+	if _, err := wait4(th.tid, &status, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !wSignaled(status) || wTermSig(status) != int(unix.SIGSYS) {
+		t.Fatalf("stub thread: %s, want killed by SIGSYS", describeStatus(status))
+	}
+	th.dead = true
+	a.removeThread(th)
+	if _, err := c.Switch(as, ac); err == nil {
+		t.Fatalf("Switch into a dead stub succeeded")
+	}
+}
+
+func procStatus(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m := map[string]string{}
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		k, v, ok := strings.Cut(s.Text(), ":")
+		if ok {
+			m[k] = strings.TrimSpace(v)
+		}
+	}
+	return m
+}
+
+func TestReleaseAndLimits(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	as := h.newAS()
+	a := as.(*addressSpace)
+	c := h.newContext()
+	h.setCode(0, code{}.movEAX(39).syscall().jmpSelf())
+	ac := &arch.Context{Regs: regsAt(codeAddr)}
+	wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
+	tid := c.(*context).t.tid
+
+	max := h.p.MaxUserAddress()
+	if max != stubBase || h.p.MinUserAddress() != 0x10000 {
+		t.Errorf("user range [%#x, %#x)", h.p.MinUserAddress(), max)
+	}
+	for _, bad := range []struct {
+		addr      uintptr
+		fd        int
+		off, size uint64
+	}{
+		{max, h.memFD, 0, pageSize},
+		{max - pageSize, h.memFD, 0, 2 * pageSize},
+		{max + 0x10000, h.memFD, 0, pageSize},
+		{stubBase, h.memFD, 0, pageSize},
+		{0, h.memFD, 0, pageSize},
+		{0x800000, h.memFD, 0, 1 << 63},
+		{0x800001, h.memFD, 0, pageSize},
+		{0x800000, 1, 0, pageSize},
+	} {
+		if err := as.MapFile(bad.addr, bad.fd, bad.off, bad.size, platform.ReadWrite); err == nil {
+			t.Errorf("MapFile(%#x, fd %d, %#x, %#x) succeeded", bad.addr, bad.fd, bad.off, bad.size)
+		}
+	}
+	// Unmap beyond the user range must not touch the stub page.
+	as.Unmap(max-pageSize, 1<<40)
+	ac.Regs.Rip -= 2
+	ac.Regs.Rax = 39
+	wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
+
+	// Context.Release makes the stub thread exit; the process lives on.
+	c.Release()
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d", a.pid, tid)); err == nil {
+		t.Errorf("stub thread %d still exists after Context.Release", tid)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", a.pid)); err != nil {
+		t.Errorf("stub process gone after Context.Release: %v", err)
+	}
+
+	as.Release()
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", a.pid)); err == nil {
+		t.Errorf("stub %d still exists after Release", a.pid)
+	}
+	if err := as.MapFile(0x800000, h.memFD, 0, pageSize, platform.ReadWrite); err == nil {
+		t.Errorf("MapFile after Release succeeded")
+	}
+	c2 := h.newContext()
+	defer c2.Release()
+	if _, err := c2.Switch(as, ac); err == nil {
+		t.Errorf("Switch into a released address space succeeded")
+	}
+}
+
+// TestNoLeaks creates and releases address spaces and contexts and checks that no process,
+// goroutine or thread is left behind.
+func TestNoLeaks(t *testing.T) {
+	h := newHarness(t)
+	h.setCode(0, code{}.movEAX(39).syscall().jmpSelf())
+	run := func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			runtime.LockOSThread()
+			as, err := h.p.NewAddressSpace()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer as.Release()
+			h.mapFile(as, codeAddr, 0, pageSize, platform.Access{Read: true, Execute: true})
+			c := h.newContext()
+			defer c.Release()
+			ac := &arch.Context{Regs: regsAt(codeAddr)}
+			if _, err := c.Switch(as, ac); err != nil {
+				t.Error(err)
+			}
+		}()
+		<-done
+	}
+	// The Go runtime may keep a spare OS thread or two around when locked threads end;
+	// a leak grows with the number of address spaces.
+	settle := func(g0, th0, ch0, slack int) (int, int, int) {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			g, th, ch := runtime.NumGoroutine(), threadCount(t), children(t)
+			if g <= g0 && th <= th0+slack && ch <= ch0 {
+				return g, th, ch
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("leak: goroutines %d -> %d, threads %d -> %d, stub processes %d -> %d", g0, g, th0, th, ch0, ch)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	run() // warm up
+	time.Sleep(50 * time.Millisecond)
+	g0, th0, ch0 := runtime.NumGoroutine(), threadCount(t), children(t)
+	for i := 0; i < 10; i++ {
+		run()
+	}
+	_, th1, _ := settle(g0, th0, ch0, 3)
+	for i := 0; i < 30; i++ {
+		run()
+	}
+	settle(g0, th1, ch0, 1)
+}
+
+func threadCount(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// children counts processes (including zombies) whose parent is this process.
+func children(t *testing.T) int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := fmt.Sprint(os.Getpid())
+	n := 0
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 && f[1] == me {
+			n++
+		}
+	}
+	return n
+}
+
+// TestStubKilledFromOutside: a stub killed by someone else makes Switch fail, not hang.
+func TestStubKilledFromOutside(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	as := h.newAS()
+	c := h.newContext()
+	defer c.Release()
+	h.setCode(0, code{}.movEAX(39).syscall().jmpSelf())
+	ac := &arch.Context{Regs: regsAt(codeAddr)}
+	wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
+	syscall.Kill(int(as.(*addressSpace).pid), syscall.SIGKILL)
+	if _, err := c.Switch(as, ac); err == nil {
+		t.Fatalf("Switch into a killed stub succeeded")
+	} else {
+		t.Logf("Switch after SIGKILL: %v", err)
+	}
+	if err := as.MapFile(extraAddr, h.memFD, extraOff, pageSize, platform.ReadWrite); err == nil {
+		t.Fatalf("MapFile into a killed stub succeeded")
+	}
+}
+
+// TestForeignSignalsSuppressed: signals sent to a stub thread by other processes are
+// never delivered, nor reported as the thread's own faults.
+func TestForeignSignalsSuppressed(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	as := h.newAS()
+	c := h.newContext()
+	defer c.Release()
+	a := as.(*addressSpace)
+	h.setCode(0, code{}.movEAX(39).syscall().jmpSelf())
+	ac := &arch.Context{Regs: regsAt(codeAddr)}
+	wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
+	tid := c.(*context).t.tid
+	for _, sig := range []unix.Signal{unix.SIGSEGV, unix.SIGTERM, unix.SIGUSR1, unix.SIGSTOP, unix.SIGCHLD} {
+		unix.Tgkill(int(a.pid), int(tid), sig)
+	}
+	ac.Regs.Rip -= 2
+	ac.Regs.Rax = 39
+	wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
+	ac.Regs.Rip -= 2
+	ac.Regs.Rax = 39
+	wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
+}
+
+func TestSwitchAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	lockThread()
+	h := newHarness(t)
+	as := h.newAS()
+	c := h.newContext()
+	defer c.Release()
+	h.setCode(0, code{}.movEAX(39).syscall().jmpTo(0))
+	ac := &arch.Context{Regs: regsAt(codeAddr)}
+	mustSwitch(t, c, as, ac)
+	allocs := testing.AllocsPerRun(1000, func() {
+		ac.Regs.Rax = 1234
+		if _, err := c.Switch(as, ac); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Switch allocates %v times per round trip", allocs)
+	}
+}
+
+func BenchmarkSyscallRoundTrip(b *testing.B) {
+	benchRoundTrip(b, false)
+}
+
+// BenchmarkSyscallRoundTripNoPin measures the round trip without CPU pinning, to show
+// what pinning buys.
+func BenchmarkSyscallRoundTripNoPin(b *testing.B) {
+	benchRoundTrip(b, true)
+}
+
+func benchRoundTrip(b *testing.B, noPin bool) {
+	lockThread()
+	h := newHarness(b)
+	as := h.newAS()
+	c := h.newContext()
+	defer c.Release()
+	c.(*context).noPin = noPin
+	h.setCode(0, code{}.movEAX(39).syscall().jmpTo(0))
+	ac := &arch.Context{Regs: regsAt(codeAddr)}
+	mustSwitch(b, c, as, ac)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ac.Regs.Rax = 1234 // the sentry's getpid result
+		trap, err := c.Switch(as, ac)
+		if err != nil || trap.Kind != platform.TrapSyscall {
+			b.Fatalf("trap %+v err %v", trap, err)
+		}
+	}
+}
+
+// BenchmarkMapFileMaster measures MapFile from a goroutine that traces no stub thread of
+// the address space: the request goes through the master goroutine.
+func BenchmarkMapFileMaster(b *testing.B) {
+	h := newHarness(b)
+	as := h.newAS()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := as.MapFile(extraAddr, h.memFD, extraOff, pageSize, platform.ReadWrite); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMapFileTracer measures MapFile from the tracer of a stopped stub thread of the
+// address space: injected directly into that thread.
+func BenchmarkMapFileTracer(b *testing.B) {
+	lockThread()
+	h := newHarness(b)
+	as := h.newAS()
+	c := h.newContext()
+	defer c.Release()
+	h.setCode(0, code{}.movEAX(39).syscall().jmpTo(0))
+	ac := &arch.Context{Regs: regsAt(codeAddr)}
+	mustSwitch(b, c, as, ac)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := as.MapFile(extraAddr, h.memFD, extraOff, pageSize, platform.ReadWrite); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

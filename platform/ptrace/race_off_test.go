@@ -1,0 +1,5 @@
+//go:build !race
+
+package ptrace
+
+const raceEnabled = false
