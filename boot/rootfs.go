@@ -45,4 +45,3 @@ func confine() error {
 	}
 	return nil
 }
-
