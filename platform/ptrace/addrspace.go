@@ -47,15 +47,8 @@ type addressSpace struct {
 // addrNoRandomize is the personality flag ADDR_NO_RANDOMIZE.
 const addrNoRandomize = 0x0040000
 
-type requestOp int
-
-const (
-	opSyscall requestOp = iota
-	opClone
-)
-
+// request asks the master goroutine to inject a syscall into the stub's main thread.
 type request struct {
-	op    requestOp
 	inj   injection
 	reply chan result
 }
@@ -234,8 +227,8 @@ func (a *addressSpace) serve(r *request, regs *arch.Registers, status *int32) re
 }
 
 // call sends a request to the master goroutine and waits for its answer.
-func (a *addressSpace) call(op requestOp, inj injection) (uintptr, error) {
-	r := &request{op: op, inj: inj, reply: make(chan result, 1)}
+func (a *addressSpace) call(inj injection) (uintptr, error) {
+	r := &request{inj: inj, reply: make(chan result, 1)}
 	select {
 	case a.reqs <- r:
 	case <-a.done:
@@ -307,7 +300,7 @@ func (a *addressSpace) Release() {
 // stub's pause loop until the caller seizes and interrupts it.
 func (a *addressSpace) newThread(tracer int32) (*stubThread, error) {
 	l := &a.p.layout
-	r, err := a.call(opClone, injection{site: l.clone, trapAt: l.cloneTrap, nr: sysClone, args: [6]uintptr{stubCloneFlags}})
+	r, err := a.call(injection{site: l.clone, trapAt: l.cloneTrap, nr: sysClone, args: [6]uintptr{stubCloneFlags}})
 	if err != nil {
 		return nil, fmt.Errorf("creating a stub thread: %w", err)
 	}
@@ -400,7 +393,7 @@ func (a *addressSpace) syscall(nr uintptr, args ...uintptr) (uintptr, error) {
 			return r, nil
 		}
 	}
-	return a.call(opSyscall, inj)
+	return a.call(inj)
 }
 
 // MapFile implements platform.AddressSpace.MapFile by injecting

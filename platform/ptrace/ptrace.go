@@ -3,16 +3,36 @@
 //
 // It owns the stub program (a one-page static ELF generated in stub.go and exec'd from a
 // sealed memfd), the stub processes (one per AddressSpace, started and reaped by a
-// "master" goroutine locked to the OS thread that traces the stub's main thread), and the
-// stub threads (one per Context and AddressSpace, traced by the task's own OS thread).
+// "master" goroutine locked to the OS thread that forked and traces the stub's main
+// thread), and the stub threads (one per Context and AddressSpace, traced by the task's
+// own OS thread, which must stay locked to the task goroutine).
 //
 // Address space: applications may map [0x10000, stubBase); the stub page sits at stubBase
 // (0x7fffff000000) and everything else the host put in the stub is unmapped at start-up.
-// The sentry's memory file is fd 0 in every stub; MapFile injects mmap of it.
+// The sentry's memory file is fd 0 in every stub (and the only fd); MapFile injects mmap of
+// it.
 //
 // Host syscalls are injected by pointing a stopped stub thread at the stub's
-// "syscall; int3" instruction pair and continuing it: one ptrace stop per injection. A
-// seccomp filter in the stub kills the process if any other instruction makes a syscall.
+// "syscall; int3" pair and continuing it: one ptrace stop per injection. A seccomp filter
+// in the stub kills the process if any other instruction makes a syscall. New threads are
+// cloned by the master at a second site, spin untraced in the stub's pause loop, and are
+// seized (PTRACE_SEIZE + PTRACE_INTERRUPT) by the task's OS thread.
+//
+// Every stub thread has PTRACE_O_EXITKILL: a tracer OS thread that exits while its stub
+// thread lives kills the stub rather than let that thread run application code untraced.
+// Context.Release, called on the task goroutine, makes the thread exit first (an injected
+// exit(2)), so a task's exit leaves the rest of its process running.
+//
+// Performance: the tracer and its stub thread are pinned to one CPU (context.pin), since a
+// cross-CPU wake-up costs ~30-60us in a nested VM against ~3us for a same-CPU round trip;
+// SIGCHLD gets SA_NOCLDSTOP so that ptrace stops do not run the Go runtime's signal
+// handler; registers are written only when they changed and FP state only when the sentry
+// asks (PullFP) or supplies it (FPValid).
+//
+// Host requirements (for a sentry seccomp allow-list, which stubs inherit): ptrace, wait4,
+// tgkill, kill, getcpu, sched_getaffinity, sched_setaffinity, personality, rt_sigaction,
+// memfd_create, fcntl, pwrite64, openat, clone, execve and, in stubs, close_range, prctl,
+// seccomp, mmap, munmap, clone, exit.
 //
 // Lock order: addressSpace.mu is a leaf. Contexts take no locks on the Switch path; they
 // synchronize with Interrupt through atomics only.

@@ -270,7 +270,8 @@ func TestInterrupt(t *testing.T) {
 		}
 	}()
 	interrupted := 0
-	for i := 0; i < 2000; i++ {
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; i < 2000 || (interrupted < 5 && time.Now().Before(deadline)); i++ {
 		trap := mustSwitch(t, c, as, ac)
 		switch trap.Kind {
 		case platform.TrapSyscall:
@@ -777,5 +778,21 @@ func BenchmarkMapFileTracer(b *testing.B) {
 		if err := as.MapFile(extraAddr, h.memFD, extraOff, pageSize, platform.ReadWrite); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestVsyscallKillsStub documents a limitation: the kernel emulates calls into the legacy
+// vsyscall page without a ptrace syscall stop, consulting seccomp instead, so the stub's
+// filter kills the stub. Nothing runs on the host, and Switch reports an error.
+func TestVsyscallKillsStub(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	as := h.newAS()
+	c := h.newContext()
+	defer c.Release()
+	h.setCode(0, code{}.movRBX(0xffffffffff600000).append(0xff, 0xd3 /* call rbx */).movEAX(39).syscall().jmpSelf())
+	ac := &arch.Context{Regs: regsAt(codeAddr)}
+	if _, err := c.Switch(as, ac); err == nil || !strings.Contains(err.Error(), "bad system call") {
+		t.Fatalf("Switch: %v, want the stub killed by SIGSYS", err)
 	}
 }
