@@ -57,7 +57,9 @@ func Clone3(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	if (stack == 0) != (stackSize == 0) {
 		return 0, unix.EINVAL
 	}
-	if setTID != 0 || setTIDSize != 0 || cgroup != 0 || pidfd != 0 && flags&kernel.ClonePidfd == 0 {
+	// pidfd is only read with CLONE_PIDFD (glibc fills it with parent_tid's pointer).
+	_ = pidfd
+	if setTID != 0 || setTIDSize != 0 || cgroup != 0 {
 		t.Unsupported("clone3 set_tid/cgroup")
 		return 0, unix.EINVAL
 	}
