@@ -22,6 +22,36 @@ var benchmarks = []benchmark{
 	{"getpid", "ns/call", "%.0f", measureGetpid},
 	{"do-true", "ms", "%.1f", measureTrue},
 	{"idle-rss", "MiB", "%.1f", measureIdleRSS},
+	// Processes, threads and memory (progs/micro.c).
+	micro("fork", "us", 200, 1e3),
+	micro("forkexec", "us", 100, 1e3),
+	micro("pthread", "us", 200, 1e3),
+	micro("futex", "us", 2000, 1e3),
+	micro("fault", "ms", 2, 1e6),
+	micro("clock", "ns", 200000, 1),
+	// Files: the program's own file and data.bin beside it (in the rootfs), and /tmp.
+	micro("stat", "us", 2000, 1e3),
+	micro("openclose", "us", 2000, 1e3),
+	micro("read4k", "us", 2000, 1e3),
+	micro("read1m", "us", 200, 1e3),
+	micro("seqread", "ms", 1, 1e6),
+	micro("tmpfile", "us", 1000, 1e3),
+}
+
+// micro is a benchmark that runs `micro MODE N` and reports its ns_per_op divided by scale
+// (so in the unit given): one process, N operations timed inside it.
+func micro(mode, unit string, n int, scale float64) benchmark {
+	return benchmark{mode, unit, "%.1f", func(e *env, rt runtime) (float64, error) {
+		out, err := e.run(rt, "micro", mode, strconv.Itoa(n))
+		if err != nil {
+			return 0, err
+		}
+		var v float64
+		if _, err := fmt.Sscanf(strings.TrimSpace(out), "ns_per_op %g", &v); err != nil {
+			return 0, fmt.Errorf("unexpected output %q", out)
+		}
+		return v / scale, nil
+	}}
 }
 
 // getpidTarget is how long one timed loop of getpid should take: long enough to time,

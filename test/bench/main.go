@@ -9,6 +9,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"os"
@@ -61,6 +62,12 @@ func main() {
 		}
 		progs[name] = out
 	}
+	// data.bin (256 MiB) sits beside the programs: the file benchmarks read it.
+	data := filepath.Join(build, "data.bin")
+	if err := ensureDataFile(data, 256<<20); err != nil {
+		fatalf("%v", err)
+	}
+	progs["data.bin"] = data
 	env := &env{build: build, progs: progs, verbose: *verbose, getpidN: map[string]int{}}
 
 	// Prepare each runtime once; one that cannot be used gives n/a in its column.
@@ -172,4 +179,30 @@ func shorten(s string) string {
 func fatalf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
 	os.Exit(2)
+}
+
+// ensureDataFile creates path with size pseudo-random bytes unless it already has that size.
+func ensureDataFile(path string, size int64) error {
+	if st, err := os.Stat(path); err == nil && st.Size() == size {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	x := uint64(0x9e3779b97f4a7c15)
+	for written := int64(0); written < size; written += int64(len(buf)) {
+		for i := 0; i+8 <= len(buf); i += 8 {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			binary.LittleEndian.PutUint64(buf[i:], x)
+		}
+		if _, err := f.Write(buf); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+	}
+	return nil
 }
