@@ -108,13 +108,13 @@ func (f *File) Read(ctx vfs.Context, dst [][]byte, off int64) (int64, error) {
 	}
 }
 
-// Write implements vfs.FileImpl.Write: 8 bytes added to the counter; EINVAL for fewer
-// or for 0xffffffffffffffff.
+// Write implements vfs.FileImpl.Write: 8 bytes added to the counter; EINVAL for any
+// other size (current Linux refuses more too) or for 0xffffffffffffffff.
 func (f *File) Write(ctx vfs.Context, src [][]byte, off int64, appendMode bool) (int64, int64, error) {
 	if off >= 0 {
 		return 0, off, unix.ESPIPE // pwrite
 	}
-	if total(src) < 8 {
+	if total(src) != 8 {
 		return 0, off, unix.EINVAL
 	}
 	var b [8]byte
