@@ -41,6 +41,12 @@ func seedRequests() []proto.Message {
 		&proto.TGetdents{Dir: 2, Cookie: 1 << 63},
 		&proto.TStatfs{H: 1},
 		&proto.TClose{Handles: []proto.Handle{2, 3, 4, 5}},
+		&proto.TSetxattr{H: 3, Name: "user.k", Value: []byte("v")},
+		&proto.TSetxattr{H: 3, Flags: 7, Name: "user.k"},
+		&proto.TGetxattr{H: 2, Name: "user.k"},
+		&proto.TGetxattr{H: 4, Name: "user.k"},
+		&proto.TListxattr{H: 3},
+		&proto.TRemovexattr{H: 3, Name: "user.nope"},
 		&proto.RStat{}, // a reply sent as a request
 	}
 }

@@ -747,3 +747,123 @@ func (s *server) close(m *proto.TClose) (proto.Message, []int, unix.Errno) {
 	}
 	return &proto.RClose{}, nil, 0
 }
+
+// xattrFD opens n for an extended attribute call: directories through ".", regular
+// files and FIFOs by reopening them. Other files (symlinks, sockets, devices) cannot be
+// opened without following or activating them: ok is false and the caller answers as
+// Linux does for a file without attributes.
+func (s *server) xattrFD(n *node) (fd int, ok bool, err error) {
+	switch n.mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		fd, err = unix.Openat(n.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	case unix.S_IFREG:
+		fd, err = s.reopen(n, unix.O_RDONLY)
+	case unix.S_IFIFO:
+		fd, err = s.reopen(n, unix.O_RDONLY|unix.O_NONBLOCK)
+	default:
+		return -1, false, nil
+	}
+	if err != nil {
+		return -1, false, err
+	}
+	return fd, true, nil
+}
+
+func (s *server) getxattr(m *proto.TGetxattr) (proto.Message, []int, unix.Errno) {
+	n, err := s.t.lookup(m.H)
+	if err != nil {
+		return nil, nil, unix.EBADF
+	}
+	defer s.t.release(n)
+	fd, ok, err := s.xattrFD(n)
+	if err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	if !ok {
+		return nil, nil, unix.ENODATA
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, proto.MaxXattrSize)
+	sz, err := unix.Fgetxattr(fd, m.Name, buf)
+	if err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	return &proto.RGetxattr{Value: buf[:sz]}, nil, 0
+}
+
+func (s *server) setxattr(m *proto.TSetxattr) (proto.Message, []int, unix.Errno) {
+	if m.Flags&^(unix.XATTR_CREATE|unix.XATTR_REPLACE) != 0 {
+		return nil, nil, unix.EINVAL
+	}
+	if s.readOnly {
+		return nil, nil, unix.EROFS
+	}
+	n, err := s.t.lookup(m.H)
+	if err != nil {
+		return nil, nil, unix.EBADF
+	}
+	defer s.t.release(n)
+	fd, ok, err := s.xattrFD(n)
+	if err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	if !ok {
+		return nil, nil, unix.EPERM
+	}
+	defer unix.Close(fd)
+	if err := unix.Fsetxattr(fd, m.Name, m.Value, int(m.Flags)); err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	return &proto.RSetxattr{}, nil, 0
+}
+
+func (s *server) listxattr(m *proto.TListxattr) (proto.Message, []int, unix.Errno) {
+	n, err := s.t.lookup(m.H)
+	if err != nil {
+		return nil, nil, unix.EBADF
+	}
+	defer s.t.release(n)
+	fd, ok, err := s.xattrFD(n)
+	if err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	if !ok {
+		return &proto.RListxattr{Names: []string{}}, nil, 0
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, proto.MaxXattrSize)
+	sz, err := unix.Flistxattr(fd, buf)
+	if err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	names := []string{}
+	for _, b := range bytes.Split(buf[:sz], []byte{0}) {
+		if len(b) > 0 && len(b) <= proto.MaxNameLen && len(names) < proto.MaxXattrNames {
+			names = append(names, string(b))
+		}
+	}
+	return &proto.RListxattr{Names: names}, nil, 0
+}
+
+func (s *server) removexattr(m *proto.TRemovexattr) (proto.Message, []int, unix.Errno) {
+	if s.readOnly {
+		return nil, nil, unix.EROFS
+	}
+	n, err := s.t.lookup(m.H)
+	if err != nil {
+		return nil, nil, unix.EBADF
+	}
+	defer s.t.release(n)
+	fd, ok, err := s.xattrFD(n)
+	if err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	if !ok {
+		return nil, nil, unix.EPERM
+	}
+	defer unix.Close(fd)
+	if err := unix.Fremovexattr(fd, m.Name); err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	return &proto.RRemovexattr{}, nil, 0
+}

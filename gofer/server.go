@@ -177,6 +177,14 @@ func (s *server) handle(m proto.Message) (proto.Message, []int, unix.Errno) {
 		return s.statfs(m)
 	case *proto.TClose:
 		return s.close(m)
+	case *proto.TGetxattr:
+		return s.getxattr(m)
+	case *proto.TSetxattr:
+		return s.setxattr(m)
+	case *proto.TListxattr:
+		return s.listxattr(m)
+	case *proto.TRemovexattr:
+		return s.removexattr(m)
 	}
 	return nil, nil, unix.EINVAL
 }

@@ -511,3 +511,46 @@ func (c *Client) Close(hs ...Handle) error {
 	}
 	return first
 }
+
+// Getxattr returns the value of the extended attribute name of h.
+func (c *Client) Getxattr(h Handle, name string) ([]byte, error) {
+	if name == "" || len(name) > MaxNameLen {
+		return nil, unix.ERANGE
+	}
+	m, err := c.call(&TGetxattr{H: h, Name: name})
+	if err != nil {
+		return nil, err
+	}
+	return m.(*RGetxattr).Value, nil
+}
+
+// Setxattr sets the extended attribute name of h (flags: XATTR_CREATE,
+// XATTR_REPLACE).
+func (c *Client) Setxattr(h Handle, name string, value []byte, flags uint32) error {
+	if name == "" || len(name) > MaxNameLen {
+		return unix.ERANGE
+	}
+	if len(value) > MaxXattrSize {
+		return unix.E2BIG
+	}
+	_, err := c.call(&TSetxattr{H: h, Name: name, Value: value, Flags: flags})
+	return err
+}
+
+// Listxattr returns the names of the extended attributes of h.
+func (c *Client) Listxattr(h Handle) ([]string, error) {
+	m, err := c.call(&TListxattr{H: h})
+	if err != nil {
+		return nil, err
+	}
+	return m.(*RListxattr).Names, nil
+}
+
+// Removexattr removes the extended attribute name of h.
+func (c *Client) Removexattr(h Handle, name string) error {
+	if name == "" || len(name) > MaxNameLen {
+		return unix.ERANGE
+	}
+	_, err := c.call(&TRemovexattr{H: h, Name: name})
+	return err
+}

@@ -28,6 +28,10 @@ const (
 	MsgGetdents
 	MsgStatfs
 	MsgClose
+	MsgGetxattr
+	MsgSetxattr
+	MsgListxattr
+	MsgRemovexattr
 	msgEnd
 )
 
@@ -45,6 +49,7 @@ var msgNames = [...]string{
 	MsgCreate: "Create", MsgMkdir: "Mkdir", MsgMknod: "Mknod", MsgSymlink: "Symlink",
 	MsgLink: "Link", MsgUnlink: "Unlink", MsgRename: "Rename", MsgReadlink: "Readlink",
 	MsgSetStat: "SetStat", MsgGetdents: "Getdents", MsgStatfs: "Statfs", MsgClose: "Close",
+	MsgGetxattr: "Getxattr", MsgSetxattr: "Setxattr", MsgListxattr: "Listxattr", MsgRemovexattr: "Removexattr",
 }
 
 func (t MsgType) String() string {
@@ -133,6 +138,22 @@ type (
 	}
 	TStatfs struct{ H Handle }
 	TClose  struct{ Handles []Handle }
+	// Xattr names are at most MaxNameLen bytes, values at most MaxXattrSize.
+	TGetxattr struct {
+		H    Handle
+		Name string
+	}
+	TSetxattr struct {
+		H     Handle
+		Flags uint32
+		Name  string
+		Value []byte
+	}
+	TListxattr   struct{ H Handle }
+	TRemovexattr struct {
+		H    Handle
+		Name string
+	}
 )
 
 // Replies. A reply that carries a host fd (ROpen, RCreate) has it attached
@@ -166,14 +187,18 @@ type (
 		H    Handle
 		Stat Stat
 	}
-	RLink     struct{ Stat Stat }
-	RUnlink   struct{}
-	RRename   struct{}
-	RReadlink struct{ Target string }
-	RSetStat  struct{}
-	RGetdents struct{ Dirents []Dirent }
-	RStatfs   struct{ Statfs Statfs }
-	RClose    struct{}
+	RLink        struct{ Stat Stat }
+	RUnlink      struct{}
+	RRename      struct{}
+	RReadlink    struct{ Target string }
+	RSetStat     struct{}
+	RGetdents    struct{ Dirents []Dirent }
+	RStatfs      struct{ Statfs Statfs }
+	RClose       struct{}
+	RGetxattr    struct{ Value []byte }
+	RSetxattr    struct{}
+	RListxattr   struct{ Names []string }
+	RRemovexattr struct{}
 )
 
 func (*TMount) Type() MsgType    { return MsgMount }
@@ -192,6 +217,15 @@ func (*TSetStat) Type() MsgType  { return MsgSetStat }
 func (*TGetdents) Type() MsgType { return MsgGetdents }
 func (*TStatfs) Type() MsgType   { return MsgStatfs }
 func (*TClose) Type() MsgType    { return MsgClose }
+
+func (*TGetxattr) Type() MsgType    { return MsgGetxattr }
+func (*TSetxattr) Type() MsgType    { return MsgSetxattr }
+func (*TListxattr) Type() MsgType   { return MsgListxattr }
+func (*TRemovexattr) Type() MsgType { return MsgRemovexattr }
+func (*RGetxattr) Type() MsgType    { return MsgGetxattr | ReplyBit }
+func (*RSetxattr) Type() MsgType    { return MsgSetxattr | ReplyBit }
+func (*RListxattr) Type() MsgType   { return MsgListxattr | ReplyBit }
+func (*RRemovexattr) Type() MsgType { return MsgRemovexattr | ReplyBit }
 
 func (*RMount) Type() MsgType    { return MsgMount | ReplyBit }
 func (*RWalk) Type() MsgType     { return MsgWalk | ReplyBit }
@@ -277,6 +311,22 @@ func newMessage(t MsgType) Message {
 		return new(RStatfs)
 	case MsgClose | ReplyBit:
 		return new(RClose)
+	case MsgGetxattr:
+		return new(TGetxattr)
+	case MsgSetxattr:
+		return new(TSetxattr)
+	case MsgListxattr:
+		return new(TListxattr)
+	case MsgRemovexattr:
+		return new(TRemovexattr)
+	case MsgGetxattr | ReplyBit:
+		return new(RGetxattr)
+	case MsgSetxattr | ReplyBit:
+		return new(RSetxattr)
+	case MsgListxattr | ReplyBit:
+		return new(RListxattr)
+	case MsgRemovexattr | ReplyBit:
+		return new(RRemovexattr)
 	}
 	return nil
 }
@@ -765,3 +815,68 @@ func (m *RStatfs) decode(d *decoder) {
 
 func (m *RClose) encode(e *encoder) {}
 func (m *RClose) decode(d *decoder) {}
+
+func (m *TGetxattr) encode(e *encoder) {
+	e.u64(uint64(m.H))
+	e.xattrName(m.Name)
+}
+
+func (m *TGetxattr) decode(d *decoder) {
+	m.H = d.handle()
+	m.Name = d.xattrName()
+}
+
+func (m *TSetxattr) encode(e *encoder) {
+	e.u64(uint64(m.H))
+	e.u32(m.Flags)
+	e.xattrName(m.Name)
+	e.blob(m.Value)
+}
+
+func (m *TSetxattr) decode(d *decoder) {
+	m.H = d.handle()
+	m.Flags = d.u32()
+	m.Name = d.xattrName()
+	m.Value = d.blob()
+}
+
+func (m *TListxattr) encode(e *encoder) { e.u64(uint64(m.H)) }
+func (m *TListxattr) decode(d *decoder) { m.H = d.handle() }
+
+func (m *TRemovexattr) encode(e *encoder) {
+	e.u64(uint64(m.H))
+	e.xattrName(m.Name)
+}
+
+func (m *TRemovexattr) decode(d *decoder) {
+	m.H = d.handle()
+	m.Name = d.xattrName()
+}
+
+func (m *RGetxattr) encode(e *encoder) { e.blob(m.Value) }
+func (m *RGetxattr) decode(d *decoder) { m.Value = d.blob() }
+
+func (m *RSetxattr) encode(e *encoder) {}
+func (m *RSetxattr) decode(d *decoder) {}
+
+func (m *RListxattr) encode(e *encoder) {
+	if len(m.Names) > MaxXattrNames {
+		e.fail("%d xattr names", len(m.Names))
+		return
+	}
+	e.u32(uint32(len(m.Names)))
+	for _, n := range m.Names {
+		e.xattrName(n)
+	}
+}
+
+func (m *RListxattr) decode(d *decoder) {
+	n := d.count(int(d.u32()), MaxXattrNames, 2)
+	m.Names = make([]string, n)
+	for i := range m.Names {
+		m.Names[i] = d.xattrName()
+	}
+}
+
+func (m *RRemovexattr) encode(e *encoder) {}
+func (m *RRemovexattr) decode(d *decoder) {}

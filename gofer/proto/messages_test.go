@@ -55,6 +55,16 @@ func sampleMessages() []Message {
 		&RGetdents{Dirents: []Dirent{}},
 		&RStatfs{Statfs: Statfs{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
 		&RClose{},
+		&TGetxattr{H: 18, Name: "user.a"},
+		&TSetxattr{H: 19, Flags: 1, Name: long, Value: bytes.Repeat([]byte{0, 1}, MaxXattrSize/2)},
+		&TSetxattr{H: 19, Name: "user.empty", Value: []byte{}},
+		&TListxattr{H: 20},
+		&TRemovexattr{H: 21, Name: "security.x"},
+		&RGetxattr{Value: []byte("v\x00w")},
+		&RSetxattr{},
+		&RListxattr{Names: []string{"user.a", long}},
+		&RListxattr{Names: []string{}},
+		&RRemovexattr{},
 	}
 }
 

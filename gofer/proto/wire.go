@@ -4,11 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Version is the protocol version sent in a Mount request. A gofer that does
 // not speak it answers EPROTONOSUPPORT.
-const Version = 1
+const Version = 2
 
 // Limits of the protocol. Decode rejects anything beyond them.
 const (
@@ -33,6 +34,11 @@ const (
 	MaxDirents = 1 << 14
 	// MaxFDs is the most file descriptors attached to one message.
 	MaxFDs = 1
+	// MaxXattrSize is the largest extended attribute value (XATTR_SIZE_MAX).
+	MaxXattrSize = 65536
+	// MaxXattrNames is the most names in one Listxattr reply (XATTR_LIST_MAX
+	// bytes of names of at least one byte and a NUL).
+	MaxXattrNames = 65536 / 2
 	// maxErrno bounds the errno field (Linux errnos are below 4096).
 	maxErrno = 4095
 )
@@ -142,6 +148,26 @@ func (e *encoder) target(s string) {
 	e.b = append(e.b, s...)
 }
 
+// xattrName encodes an extended attribute name: u8 length (1 to MaxNameLen),
+// bytes without NUL.
+func (e *encoder) xattrName(s string) {
+	if len(s) == 0 || len(s) > MaxNameLen || strings.IndexByte(s, 0) >= 0 {
+		e.fail("xattr name %q", s)
+		return
+	}
+	e.name(s)
+}
+
+// blob encodes an xattr value: u32 length (at most MaxXattrSize), bytes.
+func (e *encoder) blob(b []byte) {
+	if len(b) > MaxXattrSize {
+		e.fail("xattr value of %d bytes", len(b))
+		return
+	}
+	e.u32(uint32(len(b)))
+	e.b = append(e.b, b...)
+}
+
 func (e *encoder) timespec(t Timespec) {
 	e.i64(t.Sec)
 	e.i64(t.Nsec)
@@ -227,6 +253,27 @@ func (d *decoder) i64() int64 { return int64(d.u64()) }
 func (d *decoder) name() string {
 	n := int(d.u8())
 	return string(d.take(n))
+}
+
+func (d *decoder) xattrName() string {
+	s := d.name()
+	if d.err == nil && (len(s) == 0 || strings.IndexByte(s, 0) >= 0) {
+		d.fail("bad xattr name %q", s)
+	}
+	return s
+}
+
+func (d *decoder) blob() []byte {
+	n := int(d.u32())
+	if n > MaxXattrSize {
+		d.fail("xattr value of %d bytes", n)
+		return nil
+	}
+	p := d.take(n)
+	if p == nil {
+		return nil
+	}
+	return append([]byte{}, p...)
 }
 
 func (d *decoder) target() string {

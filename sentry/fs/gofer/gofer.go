@@ -20,7 +20,7 @@
 // while after the last close (up to maxIdleFDs of them), so that reopening a file costs
 // no round trip; writable opens get their own host fd.
 //
-// Lock order: inode.mu, then Filesystem.idleMu. The VFS's locks come before all of them.
+// Lock order: inode.xmu, then inode.mu, then Filesystem.idleMu. The VFS's locks come before all of them.
 package gofer
 
 import (
@@ -104,6 +104,11 @@ type inode struct {
 	idle    bool
 	opens   int  // open files of any kind
 	dropped bool // the VFS forgot the dentry: close the handle when unused
+
+	// xmu guards xnames: the extended attributes' names (nil until fetched) and their
+	// values (nil until fetched).
+	xmu    sync.Mutex
+	xnames map[string][]byte
 }
 
 func (fs *Filesystem) newInode(h proto.Handle, st proto.Stat) *inode {

@@ -29,8 +29,8 @@ type Options struct {
 	// Mode, UID and GID of the root directory (Mode's permission bits; default 01777).
 	Mode     uint32
 	UID, GID uint32
-	// MaxBytes bounds the file data held (0: no bound other than memory). Writes past it
-	// fail with ENOSPC.
+	// MaxBytes bounds the file data held (0: half of the host's memory, Linux's default).
+	// Writes past it fail with ENOSPC.
 	MaxBytes int64
 }
 
@@ -48,6 +48,9 @@ type Filesystem struct {
 // New returns a tmpfs whose root directory has the options' mode and owner.
 func New(opts Options) *Filesystem {
 	fs := &Filesystem{dev: vfs.NewAnonDev(), maxBytes: opts.MaxBytes}
+	if fs.maxBytes <= 0 {
+		fs.maxBytes = DefaultMaxBytes()
+	}
 	mode := opts.Mode & 07777
 	if mode == 0 {
 		mode = 01777
@@ -70,20 +73,48 @@ func (fs *Filesystem) CacheDentries() bool { return true }
 func (fs *Filesystem) Statfs(ctx vfs.Context) (vfs.Statfs, error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	st := vfs.Statfs{Type: Magic, Bsize: pageSize, Frsize: pageSize, Namelen: vfs.MaxNameLen, Files: 1 << 20, Ffree: 1 << 20}
-	if fs.maxBytes > 0 {
-		st.Blocks = uint64(fs.maxBytes / pageSize)
-		st.Bfree = uint64((fs.maxBytes - fs.used) / pageSize)
-		st.Bavail = st.Bfree
+	st := vfs.Statfs{Type: Magic, Bsize: pageSize, Frsize: pageSize, Namelen: vfs.MaxNameLen}
+	st.Blocks = uint64(fs.maxBytes / pageSize)
+	st.Bfree = uint64((fs.maxBytes - fs.used) / pageSize)
+	st.Bavail = st.Bfree
+	// Linux's default inode limit is half the pages of memory; so is ours.
+	st.Files = st.Blocks
+	if n := fs.nextIno.Load(); n < st.Files {
+		st.Ffree = st.Files - n
 	}
 	return st, nil
+}
+
+// DefaultMaxBytes is the size of a tmpfs mounted without size=: half of the host's
+// memory, as Linux.
+func DefaultMaxBytes() int64 {
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil || si.Totalram == 0 {
+		return 1 << 30
+	}
+	n := int64(si.Totalram) * int64(si.Unit) / 2
+	return n &^ (pageSize - 1)
+}
+
+// SetMaxBytes changes the size limit (remount with size=): EINVAL below what is in use.
+func (fs *Filesystem) SetMaxBytes(n int64) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if n <= 0 {
+		n = DefaultMaxBytes()
+	}
+	if n < fs.used {
+		return unix.EINVAL
+	}
+	fs.maxBytes = n
+	return nil
 }
 
 // charge accounts n more bytes of pages (negative to release).
 func (fs *Filesystem) charge(n int64) error {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if n > 0 && fs.maxBytes > 0 && fs.used+n > fs.maxBytes {
+	if n > 0 && fs.used+n > fs.maxBytes {
 		return unix.ENOSPC
 	}
 	fs.used += n
@@ -109,6 +140,7 @@ type inode struct {
 	nlink                      uint32
 	atime, mtime, ctime, btime vfs.Timespec
 	rdev                       uint64
+	xattrs                     vfs.XattrMap
 
 	// Regular files.
 	size  int64
