@@ -86,7 +86,7 @@ func Run(a Args) int {
 	}
 	defer client.Shutdown()
 
-	v, root, err := buildMounts(client)
+	v, root, err := buildMounts(client, s.Overlay)
 	if err != nil {
 		fmt.Fprintf(stderr, "runsc: building the container's filesystem: %v\n", err)
 		return ExitFailure

@@ -27,6 +27,8 @@ type Spec struct {
 	Report bool `json:"report"`
 	// NoFile is the container's RLIMIT_NOFILE (soft, hard); zero means the default.
 	NoFile [2]uint64 `json:"nofile"`
+	// Overlay is the root's overlay: "memory" (default when empty) or "none".
+	Overlay string `json:"overlay,omitempty"`
 }
 
 // maxSpecSize bounds what the sandbox reads from the CLI.
@@ -50,6 +52,13 @@ func ReadSpec(r io.Reader) (*Spec, error) {
 	}
 	if s.Cwd == "" {
 		s.Cwd = "/"
+	}
+	switch s.Overlay {
+	case "":
+		s.Overlay = "memory"
+	case "memory", "none":
+	default:
+		return nil, fmt.Errorf("sandbox spec: overlay %q is not memory or none", s.Overlay)
 	}
 	return &s, nil
 }

@@ -29,7 +29,7 @@ func (*Do) Name() string { return "do" }
 
 // Synopsis implements subcommands.Command.
 func (*Do) Synopsis() string {
-	return "run a command sandboxed on the host's root filesystem (read-only, private /tmp)"
+	return "run a command sandboxed on the host's root filesystem (writes stay in memory, private /tmp)"
 }
 
 // Usage implements subcommands.Command.
@@ -76,7 +76,7 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcommand
 		Argv: f.Args(), Env: env, Cwd: cwd, Hostname: hostname,
 		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
 		Platform: conf.Platform, Strace: conf.Strace, Debug: conf.Debug,
-		NoFile: [2]uint64{nofile.Cur, nofile.Max},
+		NoFile: [2]uint64{nofile.Cur, nofile.Max}, Overlay: conf.Overlay,
 	}
 	code, err := sandbox.Do(sandbox.DoArgs{Spec: spec, Conf: conf})
 	if err != nil {

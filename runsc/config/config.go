@@ -22,6 +22,9 @@ type Config struct {
 	Report    ReportFlag
 	Platform  string
 	Network   string
+	// Overlay is the root filesystem's overlay: "memory" (a tmpfs upper layer, so that
+	// writes never reach the host) or "none" (the root as the spec says, read-only for do).
+	Overlay string
 }
 
 // ReportFlag is --report (to stderr) or --report=FILE.
@@ -69,6 +72,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Var(&c.Report, "report", "at exit, print the unsupported syscalls the application made (to stderr, or --report=FILE)")
 	fs.StringVar(&c.Platform, "platform", "ptrace", "platform that runs application code: ptrace")
 	fs.StringVar(&c.Network, "network", "none", "network mode: none")
+	fs.StringVar(&c.Overlay, "overlay", "memory", "root filesystem overlay: memory (writes stay in the sandbox's memory) or none")
 }
 
 // supportedPlatforms are the platforms this build can run.
@@ -90,6 +94,11 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("--network=%s is not a network mode (none, sandbox, host)", c.Network)
 	}
+	switch c.Overlay {
+	case "memory", "none":
+	default:
+		return fmt.Errorf("--overlay=%s is not an overlay mode (memory, none)", c.Overlay)
+	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
@@ -102,7 +111,7 @@ func (c *Config) Validate() error {
 func (c *Config) ToFlags() []string {
 	f := []string{
 		"--root=" + c.RootDir, "--platform=" + c.Platform, "--network=" + c.Network,
-		"--log-format=" + c.LogFormat,
+		"--log-format=" + c.LogFormat, "--overlay=" + c.Overlay,
 	}
 	if c.Debug {
 		f = append(f, "--debug")

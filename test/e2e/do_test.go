@@ -94,9 +94,10 @@ func statHostFile(t *testing.T, path string) hostFile {
 	return hostFile{string(b), fi.Mode(), fi.ModTime(), names}
 }
 
-// TestHostFileReadOnly: a sandboxed program that tries to write, truncate, create next
-// to, rename, remove, chmod or touch a host file outside /tmp fails (EROFS for the opens)
-// and the file is untouched.
+// TestHostFileReadOnly: with --overlay=none, a sandboxed program that tries to write,
+// truncate, create next to, rename, remove, chmod or touch a host file outside /tmp
+// fails (EROFS for the opens) and the file is untouched. (With the default memory
+// overlay the changes succeed inside the sandbox only: TestHostFileOverlay.)
 func TestHostFileReadOnly(t *testing.T) {
 	hostwrite := prog(t, "hostwrite")
 	target := writeFile(t, "hostwrite-target.txt", []byte("original content\n"), 0o644)
@@ -106,7 +107,7 @@ func TestHostFileReadOnly(t *testing.T) {
 	}
 	before := statHostFile(t, target)
 	// Never run natively: as root it would succeed in changing the file.
-	got := runRunsc(t, "do", hostwrite, target)
+	got := runRunsc(t, "--overlay=none", "do", hostwrite, target)
 	after := statHostFile(t, target)
 
 	if after.data != before.data || after.mode != before.mode || !after.mtime.Equal(before.mtime) ||

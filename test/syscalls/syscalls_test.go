@@ -177,7 +177,9 @@ func TestSyscalls(t *testing.T) {
 			}
 
 			args := append([]string{runsc, "--root", stateDir}, testenv.ExtraFlags()...)
-			args = append(args, "do", "--env", "RUNSC_SANDBOXED=1", bin)
+			// check.h's CHECK_ROFS cases want the host root read-only, as --overlay=none
+			// mounts it (the default memory overlay makes it writable in the sandbox).
+			args = append(args, "--overlay=none", "do", "--env", "RUNSC_SANDBOXED=1", bin)
 			sandboxed := run(args)
 			checkSandboxed(t, file, native, sandboxed, known[file])
 		})
