@@ -296,7 +296,7 @@ func (a *addressSpace) Release() {
 }
 
 // newThread creates a stub thread traced by the calling OS thread, whose tid is tracer.
-// The master injects clone at the stub's clone point; the child, untraced, spins in the
+// The master injects clone at the stub's clone point; the child, untraced, sleeps in the
 // stub's pause loop until the caller seizes and interrupts it.
 func (a *addressSpace) newThread(tracer int32) (*stubThread, error) {
 	l := &a.p.layout

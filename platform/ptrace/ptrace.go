@@ -15,7 +15,7 @@
 // Host syscalls are injected by pointing a stopped stub thread at the stub's
 // "syscall; int3" pair and continuing it: one ptrace stop per injection. A seccomp filter
 // in the stub kills the process if any other instruction makes a syscall. New threads are
-// cloned by the master at a second site, spin untraced in the stub's pause loop, and are
+// cloned by the master at a second site, sleep untraced in pause(2) at a third, and are
 // seized (PTRACE_SEIZE + PTRACE_INTERRUPT) by the task's OS thread.
 //
 // Every stub thread has PTRACE_O_EXITKILL: a tracer OS thread that exits while its stub

@@ -796,3 +796,62 @@ func TestVsyscallKillsStub(t *testing.T) {
 		t.Fatalf("Switch: %v, want the stub killed by SIGSYS", err)
 	}
 }
+
+// TestSeccompDesignatedSites checks the filter at the stub's own syscall sites: the park
+// point allows only pause, the clone point only clone with the stub's exact flags. Each
+// case runs a fresh stub thread with PTRACE_CONT (no SYSEMU) and expects SIGSYS.
+func TestSeccompDesignatedSites(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	l := h.p.(*ptracePlatform).layout
+	for _, tc := range []struct {
+		name string
+		site uintptr
+		nr   uint64
+		arg0 uint64
+	}{
+		{"getpid at the park point", l.park, 39, 0},
+		{"clone (fork) at the park point", l.park, sysClone, 0},
+		{"getpid at the clone point", l.clone, 39, 0},
+		{"fork-like clone at the clone point", l.clone, sysClone, 17 /* SIGCHLD */},
+		{"clone with extra flags at the clone point", l.clone, sysClone, stubCloneFlags | 0x2000 /* CLONE_PTRACE */},
+		{"the set-up code (close_range) once the filter is on", l.entry, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			as := h.newAS()
+			c := h.newContext()
+			defer c.Release()
+			h.setCode(0, code{}.movEAX(39).syscall().jmpSelf())
+			ac := &arch.Context{Regs: regsAt(codeAddr)}
+			wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
+			th := c.(*context).t
+			regs := regsAt(uint64(tc.site))
+			regs.Rax = tc.nr
+			regs.Rdi = tc.arg0
+			regs.OrigRax = ^uint64(0)
+			if err := setRegs(th.tid, &regs); err != nil {
+				t.Fatal(err)
+			}
+			if err := ptraceReq(unix.PTRACE_CONT, th.tid, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+			var status int32
+			for {
+				if _, err := wait4(th.tid, &status, 0); err != nil {
+					t.Fatal(err)
+				}
+				if !wStopped(status) {
+					break
+				}
+				if err := ptraceReq(unix.PTRACE_CONT, th.tid, 0, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !wSignaled(status) || wTermSig(status) != int(unix.SIGSYS) {
+				t.Fatalf("stub thread: %s, want killed by SIGSYS", describeStatus(status))
+			}
+			th.dead = true
+			as.(*addressSpace).removeThread(th)
+		})
+	}
+}

@@ -15,11 +15,13 @@ import (
 //	       fail:    ud2               (setup failed: rax = -errno, ebx = failing step)
 //	       inject:  syscall; int3     (every injected host syscall)
 //	       clone:   syscall; test rax,rax; jz child; int3
-//	       child:   pause; jmp child   (a new thread spins here until its tracer seizes it)
+//	       child:   mov eax, SYS_pause; syscall; jmp child
+//	                (a new thread sleeps here until its tracer seizes and interrupts it)
 //	       fprog, then the BPF program
 //
 // The seccomp filter kills the process for any host syscall whose instruction pointer is
-// not inject+2, except clone(stubCloneFlags) at clone+2. It is defense in depth: stub threads
+// not inject+2, except clone(stubCloneFlags) at clone+2 and pause at the child's syscall.
+// It is defense in depth: stub threads
 // only ever run application code under PTRACE_SYSEMU, whose syscall-entry stop happens
 // before seccomp runs and skips the call, so application syscalls never reach the filter.
 
@@ -46,6 +48,7 @@ const (
 const (
 	sysMmap       = 9
 	sysMunmap     = 11
+	sysPause      = 34
 	sysClone      = 56
 	sysExit       = 60
 	sysPrctl      = 157
@@ -80,6 +83,8 @@ type stubLayout struct {
 	// cloneTrap is the address right after the parent's int3 at the clone point.
 	cloneTrap uintptr
 	child     uintptr
+	// park is the syscall instruction of the child's pause loop.
+	park uintptr
 }
 
 // asm is a tiny assembler for the few instructions the stub needs, with rel8 and
@@ -161,7 +166,6 @@ var (
 	insSyscall = []byte{0x0f, 0x05}
 	insInt3    = []byte{0xcc}
 	insUd2     = []byte{0x0f, 0x0b}
-	insPause   = []byte{0xf3, 0x90}
 	insTestRAX = []byte{0x48, 0x85, 0xc0} // test rax, rax
 	insXorEDX  = []byte{0x31, 0xd2}
 	insXorESI  = []byte{0x31, 0xf6}
@@ -197,17 +201,19 @@ type bpfInsn struct {
 	k      uint32
 }
 
-// stubFilter returns the seccomp program: allow a syscall only at the injection point, or
-// clone with exactly stubCloneFlags at the clone point; kill the process otherwise.
+// stubFilter returns the seccomp program: allow a syscall only at the injection point,
+// clone with exactly stubCloneFlags at the clone point, or pause at the park point; kill
+// the process otherwise.
 func stubFilter(l *stubLayout) []bpfInsn {
 	inj := uint64(l.inject + 2)
 	cln := uint64(l.clone + 2)
-	if inj>>32 != cln>>32 {
+	park := uint64(l.park + 2)
+	if inj>>32 != cln>>32 || inj>>32 != park>>32 {
 		panic("stub: injection points straddle a 4 GiB boundary")
 	}
 	const (
-		kill  = 11
-		allow = 12
+		kill  = 14
+		allow = 15
 	)
 	// Jump offsets are relative to the next instruction: target - (i+1).
 	prog := []bpfInsn{
@@ -217,13 +223,16 @@ func stubFilter(l *stubLayout) []bpfInsn {
 		3:  {bpfJeqK, 0, kill - 4, uint32(inj >> 32)},
 		4:  {bpfLdWAbs, 0, 0, sdIPLow},
 		5:  {bpfJeqK, allow - 6, 0, uint32(inj)},
-		6:  {bpfJeqK, 0, kill - 7, uint32(cln)},
+		6:  {bpfJeqK, 0, 11 - 7, uint32(cln)},
 		7:  {bpfLdWAbs, 0, 0, sdNr},
 		8:  {bpfJeqK, 0, kill - 9, sysClone},
 		9:  {bpfLdWAbs, 0, 0, sdArg0},
 		10: {bpfJeqK, allow - 11, kill - 11, stubCloneFlags},
-		11: {bpfRetK, 0, 0, seccompRetKillProcess},
-		12: {bpfRetK, 0, 0, seccompRetAllow},
+		11: {bpfJeqK, 0, kill - 12, uint32(park)},
+		12: {bpfLdWAbs, 0, 0, sdNr},
+		13: {bpfJeqK, allow - 14, kill - 14, sysPause},
+		14: {bpfRetK, 0, 0, seccompRetKillProcess},
+		15: {bpfRetK, 0, 0, seccompRetAllow},
 	}
 	return prog
 }
@@ -285,7 +294,9 @@ func buildStub() ([]byte, stubLayout, error) {
 	a.label("cloneTrap")
 	a.emit(insUd2...)
 	a.label("child")
-	a.emit(insPause...)
+	a.movImm32(regEAX, sysPause)
+	a.label("park")
+	a.emit(insSyscall...)
 	a.jcc8(opJMP8, "child")
 
 	// struct sock_fprog { unsigned short len; struct sock_filter *filter; }
@@ -306,6 +317,7 @@ func buildStub() ([]byte, stubLayout, error) {
 		clone:     a.addr("clone"),
 		cloneTrap: a.addr("cloneTrap"),
 		child:     a.addr("child"),
+		park:      a.addr("park"),
 	}
 	prog := stubFilter(&l)
 	for _, in := range prog {
