@@ -40,9 +40,18 @@ type addressSpace struct {
 	// threads are the live task threads, by stub tid. Whoever removes a thread from it
 	// (Context.Release, or the master at Release) reaps it.
 	threads map[int32]*stubThread
+	// spares are parked stub threads: untraced, asleep in pause(2) at the stub's park
+	// point, ready to be seized by the next context that needs a thread here. Released
+	// contexts park their threads (up to maxSpareThreads) instead of making them exit.
+	// Nobody reaps them: untraced threads other than the leader are reaped by the kernel
+	// when the stub dies.
+	spares []int32
 	// failure records why the stub was killed, for later errors.
 	failure error
 }
+
+// maxSpareThreads bounds the parked threads an address space keeps for reuse.
+const maxSpareThreads = 8
 
 // addrNoRandomize is the personality flag ADDR_NO_RANDOMIZE.
 const addrNoRandomize = 0x0040000
@@ -295,19 +304,29 @@ func (a *addressSpace) Release() {
 	})
 }
 
-// newThread creates a stub thread traced by the calling OS thread, whose tid is tracer.
-// The master injects clone at the stub's clone point; the child, untraced, sleeps in the
-// stub's pause loop until the caller seizes and interrupts it.
+// newThread gives the calling OS thread, whose tid is tracer, a stub thread that it
+// traces: a parked spare if there is one, or else a new thread that the master clones at
+// the stub's clone point. Either way the thread sleeps untraced in the stub's pause loop
+// until the caller seizes and interrupts it.
 func (a *addressSpace) newThread(tracer int32) (*stubThread, error) {
-	l := &a.p.layout
-	r, err := a.call(injection{site: l.clone, trapAt: l.cloneTrap, nr: sysClone, args: [6]uintptr{stubCloneFlags}})
-	if err != nil {
-		return nil, fmt.Errorf("creating a stub thread: %w", err)
+	var tid int32
+	a.mu.Lock()
+	if n := len(a.spares); n > 0 {
+		tid = a.spares[n-1]
+		a.spares = a.spares[:n-1]
 	}
-	if err := errnoResult(r); err != nil {
-		return nil, fmt.Errorf("creating a stub thread: clone: %w", err)
+	a.mu.Unlock()
+	if tid == 0 {
+		l := &a.p.layout
+		r, err := a.call(injection{site: l.clone, trapAt: l.cloneTrap, nr: sysClone, args: [6]uintptr{stubCloneFlags}})
+		if err != nil {
+			return nil, fmt.Errorf("creating a stub thread: %w", err)
+		}
+		if err := errnoResult(r); err != nil {
+			return nil, fmt.Errorf("creating a stub thread: clone: %w", err)
+		}
+		tid = int32(r)
 	}
-	tid := int32(r)
 	// EXITKILL: if this OS thread ever exits while the stub thread lives, the stub dies
 	// rather than running application code untraced (see Context.Release).
 	if err := ptraceReq(unix.PTRACE_SEIZE, tid, 0, unix.PTRACE_O_TRACESYSGOOD|unix.PTRACE_O_EXITKILL); err != nil {
@@ -348,6 +367,43 @@ func (a *addressSpace) deadErrLocked() error {
 		return fmt.Errorf("address space (stub %d) is dead: %w", a.pid, a.failure)
 	}
 	return fmt.Errorf("address space (stub %d) released: %w", a.pid, errStubDead)
+}
+
+// park makes t, a stopped thread that the calling OS thread traces and that was just
+// unregistered, a spare: it points the thread at the stub's pause loop and detaches it.
+// It reports false, leaving t traced and stopped, if t cannot be parked.
+func (a *addressSpace) park(t *stubThread) bool {
+	if a.dead.Load() {
+		return false
+	}
+	a.mu.Lock()
+	full := len(a.spares) >= maxSpareThreads
+	a.mu.Unlock()
+	if full {
+		return false
+	}
+	// The thread runs nothing but "mov eax, SYS_pause; syscall; jmp" until it is seized
+	// again: it touches no memory, so no register but rip matters. orig_rax -1 keeps the
+	// kernel from restarting whatever syscall it stopped in.
+	t.scratch = arch.Registers{
+		Rip:     uint64(a.p.layout.child),
+		OrigRax: ^uint64(0),
+		Cs:      arch.UserCS,
+		Ss:      arch.UserDS,
+		Eflags:  arch.InitEflags,
+	}
+	if setRegs(t.tid, &t.scratch) != nil {
+		return false
+	}
+	if ptraceReq(unix.PTRACE_DETACH, t.tid, 0, 0) != nil {
+		return false
+	}
+	a.mu.Lock()
+	if !a.dead.Load() {
+		a.spares = append(a.spares, t.tid)
+	}
+	a.mu.Unlock()
+	return true
 }
 
 // removeThread unregisters t; it reports whether t was registered (and so whether the

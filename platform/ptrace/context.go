@@ -215,9 +215,9 @@ func (c *context) attach(a *addressSpace, ac *arch.Context) (*stubThread, error)
 	return t, nil
 }
 
-// dropThread makes t exit if the calling OS thread is its tracer; otherwise it stays,
-// stopped, until its address space is released (or its tracer exits, which kills the stub
-// through PTRACE_O_EXITKILL).
+// dropThread parks t for reuse (addressSpace.park) or else makes it exit, if the calling
+// OS thread is its tracer; otherwise it stays, stopped, until its address space is
+// released (or its tracer exits, which kills the stub through PTRACE_O_EXITKILL).
 func (c *context) dropThread(t *stubThread) {
 	if t.dead {
 		return
@@ -230,6 +230,9 @@ func (c *context) dropThread(t *stubThread) {
 		return // the master reaps it (the address space is being released)
 	}
 	t.dead = true
+	if a.park(t) {
+		return
+	}
 	inj := injection{site: a.p.layout.inject, trapAt: a.p.layout.inject + 3, nr: sysExit}
 	if _, err := inject(t.tid, &t.scratch, &t.status, &inj); err != nil {
 		// The stub is dying or dead (or the thread is beyond reach): make sure it is
@@ -306,8 +309,9 @@ func (c *context) Interrupt() {
 }
 
 // Release implements platform.Context.Release. It must be called on the task goroutine
-// (the tracer): then the stub thread exits. Called elsewhere, it cannot touch the stub
-// thread, which then lives until its address space is released.
+// (the tracer): then the stub thread is parked for reuse or exits, and the OS thread
+// traces nothing any more. Called elsewhere, it cannot touch the stub thread, which then
+// lives until its address space is released.
 func (c *context) Release() {
 	if t := c.t; t != nil {
 		c.dropThread(t)

@@ -20,8 +20,12 @@
 //
 // Every stub thread has PTRACE_O_EXITKILL: a tracer OS thread that exits while its stub
 // thread lives kills the stub rather than let that thread run application code untraced.
-// Context.Release, called on the task goroutine, makes the thread exit first (an injected
-// exit(2)), so a task's exit leaves the rest of its process running.
+// Context.Release, called on the task goroutine, first parks the thread: it points it at
+// the pause loop and detaches it (PTRACE_DETACH), and the address space keeps it as a
+// spare for the next context that needs a thread there (pthread_create after a thread
+// exit costs a PTRACE_SEIZE, not a clone). A parked thread runs no application code and
+// dies with its stub. Past maxSpareThreads spares the thread exits instead (an injected
+// exit(2)). Either way a task's exit leaves the rest of its process running.
 //
 // Performance: the tracer and its stub thread are pinned to one CPU (context.pin), since a
 // cross-CPU wake-up costs ~30-60us in a nested VM against ~3us for a same-CPU round trip;

@@ -188,8 +188,43 @@ func TestFPCarriedToNewAddressSpace(t *testing.T) {
 	if got := h.data(0); got != 0xabcdef0123 {
 		t.Fatalf("xmm0 in the new address space = %#x, want 0xabcdef0123", got)
 	}
-	if _, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d", as1.(*addressSpace).pid, old.tid)); err == nil {
-		t.Errorf("old stub thread %d still exists", old.tid)
+	checkReleasedThread(t, as1.(*addressSpace), old.tid)
+}
+
+// checkReleasedThread checks that stub thread tid of a, whose context let it go, is gone or
+// parked: untraced, asleep in pause(2) at the stub's park point, and one of a's spares.
+func checkReleasedThread(t *testing.T, a *addressSpace, tid int32) {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/task/%d", a.pid, tid)
+	if _, err := os.Stat(dir); err != nil {
+		return // gone
+	}
+	if st := procStatus(t, dir+"/status"); st["TracerPid"] != "0" {
+		t.Errorf("released stub thread %d: TracerPid %s, want 0 (parked) or gone", tid, st["TracerPid"])
+	}
+	a.mu.Lock()
+	spare := false
+	for _, s := range a.spares {
+		spare = spare || s == tid
+	}
+	a.mu.Unlock()
+	if !spare {
+		t.Errorf("released stub thread %d lives but is not a spare", tid)
+	}
+	// /proc/PID/task/TID/syscall: "34 args... sp pc" while it sleeps in pause.
+	want := fmt.Sprintf("%#x", a.p.layout.park+2)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := os.ReadFile(dir + "/syscall")
+		f := strings.Fields(string(b))
+		if err == nil && len(f) == 9 && f[0] == fmt.Sprint(sysPause) && f[8] == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("parked stub thread %d: syscall %q, want pause at %s", tid, b, want)
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -540,11 +575,9 @@ func TestReleaseAndLimits(t *testing.T) {
 	ac.Regs.Rax = 39
 	wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
 
-	// Context.Release makes the stub thread exit; the process lives on.
+	// Context.Release parks the stub thread or makes it exit; the process lives on.
 	c.Release()
-	if _, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d", a.pid, tid)); err == nil {
-		t.Errorf("stub thread %d still exists after Context.Release", tid)
-	}
+	checkReleasedThread(t, a, tid)
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", a.pid)); err != nil {
 		t.Errorf("stub process gone after Context.Release: %v", err)
 	}
@@ -853,5 +886,68 @@ func TestSeccompDesignatedSites(t *testing.T) {
 			th.dead = true
 			as.(*addressSpace).removeThread(th)
 		})
+	}
+}
+
+// TestThreadReuse: a released context's stub thread is parked and given to the next
+// context; spares are bounded by maxSpareThreads, and the threads beyond exit.
+func TestThreadReuse(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	as := h.newAS()
+	a := as.(*addressSpace)
+	h.setCode(0, code{}.movEAX(39).syscall().jmpSelf())
+	run := func(c platform.Context) int32 {
+		ac := &arch.Context{Regs: regsAt(codeAddr), FP: arch.NewFPState(), FPValid: true}
+		wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
+		return c.(*context).t.tid
+	}
+	c1 := h.newContext()
+	tid1 := run(c1)
+	c1.Release()
+	checkReleasedThread(t, a, tid1)
+	c2 := h.newContext()
+	if tid2 := run(c2); tid2 != tid1 {
+		t.Errorf("second context got stub thread %d, want the parked %d", tid2, tid1)
+	}
+	st := procStatus(t, fmt.Sprintf("/proc/%d/task/%d/status", a.pid, tid1))
+	if st["TracerPid"] != fmt.Sprint(unix.Gettid()) || st["Seccomp"] != "2" || st["NoNewPrivs"] != "1" {
+		t.Errorf("reused stub thread: TracerPid %s Seccomp %s NoNewPrivs %s", st["TracerPid"], st["Seccomp"], st["NoNewPrivs"])
+	}
+	c2.Release()
+
+	// Hold more contexts than spares are kept, then release them all.
+	const n = maxSpareThreads + 4
+	var cs []platform.Context
+	var tids []int32
+	for i := 0; i < n; i++ {
+		c := h.newContext()
+		cs = append(cs, c)
+		tids = append(tids, run(c))
+	}
+	for _, c := range cs {
+		c.Release()
+	}
+	for _, tid := range tids {
+		checkReleasedThread(t, a, tid)
+	}
+	// The stub has its main thread and at most maxSpareThreads others.
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", a.pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) > 1+maxSpareThreads {
+		t.Errorf("stub has %d threads after releasing every context, want at most %d", len(ents), 1+maxSpareThreads)
+	}
+	a.mu.Lock()
+	spares := len(a.spares)
+	a.mu.Unlock()
+	if spares != maxSpareThreads {
+		t.Errorf("%d spares, want %d", spares, maxSpareThreads)
+	}
+	// Releasing the address space takes the spares with it.
+	as.Release()
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", a.pid)); err == nil {
+		t.Errorf("stub %d still exists after Release", a.pid)
 	}
 }
