@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/google/subcommands"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"runsc.dev/runsc/cmd"
 	"runsc.dev/runsc/config"
+	"runsc.dev/runsc/logging"
 )
 
 func main() {
@@ -21,12 +24,25 @@ func main() {
 	fs.Init("runsc", flag.ContinueOnError)
 	conf := &config.Config{}
 	conf.Register(fs)
+	rf := &config.RuncFlags{}
+	rf.Register(fs)
+	version := fs.Bool("version", false, "print the version and exit")
+	fs.BoolVar(version, "v", false, "print the version and exit")
 
 	cdr := subcommands.NewCommander(fs, "runsc")
 	cdr.Register(cdr.HelpCommand(), "")
 	cdr.Register(cdr.FlagsCommand(), "")
 	cdr.Register(new(cmd.Do), "")
 	cdr.Register(new(cmd.Syscalls), "")
+	for _, c := range []subcommands.Command{
+		new(cmd.Create), new(cmd.Start), new(cmd.Run), new(cmd.State), new(cmd.Kill),
+		new(cmd.Delete), new(cmd.List), new(cmd.Ps), new(cmd.Exec), new(cmd.Wait),
+		new(cmd.Events), new(cmd.Pause), new(cmd.Resume), new(cmd.Spec), new(cmd.Features),
+	} {
+		cdr.Register(c, "OCI runtime (runc-compatible)")
+	}
+	cdr.Register(new(cmd.Install), "Docker")
+	cdr.Register(new(cmd.Uninstall), "Docker")
 	cdr.Register(new(cmd.Boot), "internal")
 	cdr.Register(new(cmd.Gofer), "internal")
 	known := map[string]bool{}
@@ -52,6 +68,10 @@ func main() {
 		os.Exit(2)
 	}
 	fs.SetOutput(os.Stderr)
+	if *version {
+		fmt.Printf("runsc version %s\nspec: %s\n", cmd.Version, specs.Version)
+		os.Exit(0)
+	}
 	if fs.NArg() == 0 {
 		cdr.Explain(os.Stderr)
 		os.Exit(2)
@@ -64,5 +84,17 @@ func main() {
 		fmt.Fprintf(os.Stderr, "runsc: %v\n", err)
 		os.Exit(2)
 	}
-	os.Exit(int(cdr.Execute(context.Background(), conf)))
+	if err := rf.Validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "runsc: %v\n", err)
+		os.Exit(2)
+	}
+	if err := logging.Init(conf.LogFile, conf.LogFormat, conf.Debug); err != nil {
+		fmt.Fprintf(os.Stderr, "runsc: %v\n", err)
+		os.Exit(1)
+	}
+	for _, f := range rf.Ignored() {
+		logging.Debugf("global flag %s ignored: it has no effect in runsc", f)
+	}
+	logging.Debugf("runsc %s", strings.Join(os.Args[1:], " "))
+	os.Exit(int(cdr.Execute(context.Background(), conf, rf)))
 }

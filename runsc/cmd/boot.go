@@ -3,8 +3,11 @@ package cmd
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/google/subcommands"
 
@@ -15,6 +18,10 @@ import (
 // namespaces. It is not meant to be run by hand.
 type Boot struct {
 	specFD, goferFD, logFD, reportFD int
+	// OCI containers (create/run): the spec is a boot.ContainerSpec.
+	container                     bool
+	mountFDs                      string
+	controllerFD, readyFD, exitFD int
 }
 
 // Name implements subcommands.Command.
@@ -25,7 +32,8 @@ func (*Boot) Synopsis() string { return "run the sandbox process (internal; star
 
 // Usage implements subcommands.Command.
 func (*Boot) Usage() string {
-	return "boot --spec-fd=N --gofer-fd=N [--log-fd=N] [--report-fd=N]\n"
+	return "boot --spec-fd=N --gofer-fd=N [--log-fd=N] [--report-fd=N]\n" +
+		"boot --container --spec-fd=N --gofer-fd=N --controller-fd=N --ready-fd=N [--mount-fds=N,...] [--exit-fd=N] ...\n"
 }
 
 // SetFlags implements subcommands.Command.
@@ -34,6 +42,11 @@ func (b *Boot) SetFlags(f *flag.FlagSet) {
 	f.IntVar(&b.goferFD, "gofer-fd", -1, "fd of the gofer connection")
 	f.IntVar(&b.logFD, "log-fd", -1, "fd for debug logs")
 	f.IntVar(&b.reportFD, "report-fd", -1, "fd for the unsupported-syscall report (default stderr)")
+	f.BoolVar(&b.container, "container", false, "run an OCI container: the spec is a container spec and a controller is served")
+	f.StringVar(&b.mountFDs, "mount-fds", "", "comma-separated fds of the gofers of bind-mounted directories")
+	f.IntVar(&b.controllerFD, "controller-fd", -1, "fd of the listening controller socket")
+	f.IntVar(&b.readyFD, "ready-fd", -1, "fd to report readiness (\"ok\" or an error) on")
+	f.IntVar(&b.exitFD, "exit-fd", -1, "fd to write the container's exit code to")
 }
 
 // Execute implements subcommands.Command.
@@ -41,6 +54,9 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	if b.specFD < 0 || b.goferFD < 0 {
 		errorf("boot: --spec-fd and --gofer-fd are required (boot is started by runsc itself)")
 		return subcommands.ExitUsageError
+	}
+	if b.container {
+		return b.executeContainer()
 	}
 	specFile := os.NewFile(uintptr(b.specFD), "spec")
 	spec, err := boot.ReadSpec(specFile)
@@ -60,4 +76,47 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	return subcommands.ExitStatus(boot.Run(boot.Args{
 		Spec: spec, GoferFD: b.goferFD, Log: logw, Report: report, Confine: true,
 	}))
+}
+
+// executeContainer runs the sandbox of an OCI container.
+func (b *Boot) executeContainer() subcommands.ExitStatus {
+	if b.controllerFD < 0 || b.readyFD < 0 {
+		errorf("boot: --container needs --controller-fd and --ready-fd (boot is started by runsc itself)")
+		return subcommands.ExitUsageError
+	}
+	var mountFDs []int
+	if b.mountFDs != "" {
+		for _, s := range strings.Split(b.mountFDs, ",") {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				errorf("boot: --mount-fds: %q is not a file descriptor", s)
+				return subcommands.ExitUsageError
+			}
+			mountFDs = append(mountFDs, n)
+		}
+	}
+	ready := os.NewFile(uintptr(b.readyFD), "ready")
+	specFile := os.NewFile(uintptr(b.specFD), "spec")
+	spec, err := boot.ReadContainerSpec(specFile)
+	specFile.Close()
+	if err != nil {
+		fmt.Fprintln(ready, err)
+		ready.Close()
+		return boot.ExitFailure
+	}
+	a := boot.ContainerArgs{
+		Spec: spec, RootGoferFD: b.goferFD, MountGoferFDs: mountFDs,
+		ControllerFD: b.controllerFD, Ready: ready,
+	}
+	if b.exitFD >= 0 {
+		a.Exit = os.NewFile(uintptr(b.exitFD), "exit")
+	}
+	if b.logFD >= 0 {
+		a.Log = os.NewFile(uintptr(b.logFD), "log")
+	}
+	a.Report = os.Stderr
+	if b.reportFD >= 0 {
+		a.Report = os.NewFile(uintptr(b.reportFD), "report")
+	}
+	return subcommands.ExitStatus(boot.RunContainer(a))
 }

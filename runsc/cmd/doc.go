@@ -25,3 +25,6 @@ func confOf(args []any) *config.Config {
 	}
 	return &config.Config{Platform: "ptrace", Network: "none", LogFormat: "text"}
 }
+
+// Version is runsc's version as --version prints it.
+const Version = "0.1.0-dev"

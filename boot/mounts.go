@@ -1,0 +1,104 @@
+package boot
+
+import (
+	"fmt"
+
+	"runsc.dev/gofer/proto"
+	"runsc.dev/sentry/fs/tmpfs"
+	"runsc.dev/sentry/vfs"
+)
+
+// The mount tree of an OCI container, built with BuildMountTree (boot/vfs.go) from what
+// the CLI planned with specutils.PlanMounts:
+//   - the root gofer serves root.path; the CLI has already bound every bind-mounted
+//     *file* into that tree on the host (in the gofer's private mount namespace, with
+//     the host's read-only flag where asked), so those need nothing here;
+//   - every bind-mounted directory has its own gofer connection;
+//   - tmpfs, proc and /dev are the sandbox's own;
+//   - /dev and /dev/shm are added when the spec has none;
+// then maskedPaths and readonlyPaths are applied here.
+
+// ContainerMount is one mount of a container as the CLI passes it to the sandbox.
+type ContainerMount struct {
+	Destination string   `json:"destination"`
+	Type        string   `json:"type"`
+	Source      string   `json:"source"`
+	Options     []string `json:"options,omitempty"`
+	// GoferFD is the index, among the gofer fds passed to the sandbox, of the gofer
+	// serving a bind-mounted directory; -1 for other mounts.
+	GoferFD       int  `json:"goferFD"`
+	GoferWritable bool `json:"goferWritable,omitempty"`
+}
+
+// containerMountSpecs turns the CLI's mounts into MountSpecs, attaching gofer clients.
+func containerMountSpecs(mounts []ContainerMount, clients []*proto.Client) ([]MountSpec, error) {
+	var out []MountSpec
+	haveDev, haveShm := false, false
+	for i, m := range mounts {
+		ms := MountSpec{Destination: m.Destination, Type: m.Type, Source: m.Source, Options: m.Options, GoferWritable: m.GoferWritable}
+		if m.GoferFD >= 0 {
+			if m.GoferFD >= len(clients) {
+				return nil, fmt.Errorf("mount %d (%s): no gofer connection %d", i, m.Destination, m.GoferFD)
+			}
+			ms.Client = clients[m.GoferFD]
+			ms.Type = "bind"
+		}
+		haveDev = haveDev || m.Destination == "/dev"
+		haveShm = haveShm || m.Destination == "/dev/shm"
+		out = append(out, ms)
+	}
+	if !haveDev {
+		out = append(out, MountSpec{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755"}})
+	}
+	if !haveShm {
+		out = append(out, MountSpec{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "nodev", "mode=1777"}})
+	}
+	return out, nil
+}
+
+// subtree is a directory of a mounted filesystem presented as a filesystem of its own:
+// the sandbox's equivalent of a bind mount of that directory.
+type subtree struct {
+	vfs.Filesystem
+	root vfs.Inode
+}
+
+// Root implements vfs.Filesystem.
+func (s *subtree) Root() vfs.Inode { return s.root }
+
+// warnFunc records something of the spec that could not be done as asked.
+type warnFunc func(format string, args ...any)
+
+// maskPath hides a directory under an empty read-only tmpfs. A missing path needs
+// nothing; a file cannot be covered in the sandbox's VFS yet and is logged.
+func maskPath(ctx vfs.Context, v *vfs.VirtualFilesystem, p string, warn warnFunc) {
+	root := v.Root()
+	vd, err := v.GetDentryAt(ctx, root, root, p, true)
+	if err != nil {
+		return
+	}
+	if !vd.Dentry.IsDir() {
+		warn("linux.maskedPaths: %s is a file and cannot be masked in the sandbox yet", p)
+		return
+	}
+	if err := v.MountAt(ctx, vd, tmpfs.New(tmpfs.Options{Mode: 0o555, MaxBytes: 1}), vfs.MountReadOnly|vfs.MountNoSUID|vfs.MountNoDev|vfs.MountNoExec); err != nil {
+		warn("linux.maskedPaths: %s: %v", p, err)
+	}
+}
+
+// readonlyPath mounts a directory again over itself, read-only.
+func readonlyPath(ctx vfs.Context, v *vfs.VirtualFilesystem, p string, warn warnFunc) {
+	root := v.Root()
+	vd, err := v.GetDentryAt(ctx, root, root, p, true)
+	if err != nil {
+		return
+	}
+	if !vd.Dentry.IsDir() {
+		warn("linux.readonlyPaths: %s is a file and cannot be made read-only in the sandbox yet", p)
+		return
+	}
+	fs := &subtree{Filesystem: vd.Mount.Filesystem(), root: vd.Dentry.Inode()}
+	if err := v.MountAt(ctx, vd, fs, vd.Mount.Flags()|vfs.MountReadOnly); err != nil {
+		warn("linux.readonlyPaths: %s: %v", p, err)
+	}
+}
