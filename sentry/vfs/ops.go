@@ -309,6 +309,10 @@ func (v *VirtualFilesystem) OpenDentry(ctx Context, vd VirtualDentry, flags uint
 		}
 	} else if impl, err = d.inode.Open(ctx, vd, flags); err != nil {
 		return nil, err
+	} else if vd.Mount == v.anon && (d.typ == unix.S_IFIFO || d.typ == unix.S_IFSOCK || d.typ == unix.S_IFCHR) {
+		// A pathless pipe, socket or terminal opened again (/proc/self/fd/N of a host
+		// fd): it has no file position.
+		opts.Stream = true
 	}
 	fd := NewFileDescription(vd, impl, flags, opts)
 	if flags&unix.O_TRUNC != 0 && d.typ == unix.S_IFREG {

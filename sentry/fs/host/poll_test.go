@@ -116,3 +116,30 @@ func TestRegularFileCannotWait(t *testing.T) {
 		t.Errorf("/dev/null readiness %#x", got)
 	}
 }
+
+// Opening a host pipe again (as /proc/self/fd/0 does for `cat /dev/stdin`) gives a file
+// without a position: reads are plain reads, not preads (ESPIPE).
+func TestReopenPipeIsStream(t *testing.T) {
+	var p [2]int
+	if err := unix.Pipe(p[:]); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[1])
+	v := vfs.New()
+	r, err := NewFile(v, p[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.DecRef()
+	ctx := vfs.NewKernelContext()
+	r2, err := v.OpenDentry(ctx, r.VirtualDentry(), unix.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.DecRef()
+	unix.Write(p[1], []byte("again"))
+	b := make([]byte, 8)
+	if n, err := r2.Read(ctx, [][]byte{b}); n != 5 || err != nil {
+		t.Fatalf("read of the reopened pipe = %d, %v", n, err)
+	}
+}
