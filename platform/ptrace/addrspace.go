@@ -3,7 +3,6 @@ package ptrace
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -14,20 +13,19 @@ import (
 	"runsc.dev/platform"
 )
 
-// addressSpace is one stub process. Its main thread (the "master" stub thread, pid == tid)
-// is traced by the OS thread of the master goroutine, which forked it and serves requests
-// that need a stub thread when the caller traces none: thread creation, and MapFile/Unmap
-// from goroutines that are not the tracer of one of its threads.
+// addressSpace is one stub process. Its main thread (pid == tid) is traced by the
+// platform's master thread (master.go), which serves the requests that need a stub thread
+// when the caller traces none: thread creation when there is no spare, and MapFile/Unmap
+// from goroutines that trace no thread of this address space.
 type addressSpace struct {
 	p   *ptracePlatform
+	m   *master
 	pid int32
-
-	reqs chan *request
-	quit chan struct{} // closed by Release
-	done chan struct{} // closed when the master goroutine has reaped the stub and exited
 
 	// dead is set once the stub is being killed or has died: no more injections.
 	dead atomic.Bool
+	// failure records why the stub was killed, for later errors (nil if it was released).
+	failure atomic.Pointer[error]
 
 	// byTracer maps the tid of a tracer OS thread to a stopped stub thread of this
 	// address space that it traces, for MapFile's fast path. It is an immutable map,
@@ -36,18 +34,19 @@ type addressSpace struct {
 
 	releaseOnce sync.Once
 
+	// stubCPU is the CPU the main thread is pinned to; used by the master goroutine only.
+	stubCPU int
+
 	mu sync.Mutex
 	// threads are the live task threads, by stub tid. Whoever removes a thread from it
-	// (Context.Release, or the master at Release) reaps it.
+	// (Context.Release, or Release) reaps it.
 	threads map[int32]*stubThread
 	// spares are parked stub threads: untraced, asleep in pause(2) at the stub's park
-	// point, ready to be seized by the next context that needs a thread here. Released
-	// contexts park their threads (up to maxSpareThreads) instead of making them exit.
-	// Nobody reaps them: untraced threads other than the leader are reaped by the kernel
-	// when the stub dies.
+	// point, ready to be seized by the next context that needs a thread here. A new
+	// address space comes with one; released contexts park their threads (up to
+	// maxSpareThreads) instead of making them exit. Nobody reaps them: untraced threads
+	// other than the leader are reaped by the kernel when the stub dies.
 	spares []int32
-	// failure records why the stub was killed, for later errors.
-	failure error
 }
 
 // maxSpareThreads bounds the parked threads an address space keeps for reuse.
@@ -56,251 +55,62 @@ const maxSpareThreads = 8
 // addrNoRandomize is the personality flag ADDR_NO_RANDOMIZE.
 const addrNoRandomize = 0x0040000
 
-// request asks the master goroutine to inject a syscall into the stub's main thread.
-type request struct {
-	inj   injection
-	reply chan result
-}
-
-type result struct {
-	val uintptr
-	err error
-}
-
 func newAddressSpace(p *ptracePlatform) (*addressSpace, error) {
+	m := p.master()
+	s, err := m.stub()
+	if err != nil {
+		return nil, err
+	}
 	a := &addressSpace{
 		p:       p,
-		reqs:    make(chan *request),
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
+		m:       m,
+		pid:     s.pid,
+		stubCPU: -1,
 		threads: map[int32]*stubThread{},
 	}
-	ready := make(chan error, 1)
-	go a.master(ready)
-	if err := <-ready; err != nil {
-		<-a.done
-		return nil, err
+	if s.spare != 0 {
+		a.spares = []int32{s.spare}
 	}
 	return a, nil
 }
 
-// master is the goroutine that owns the stub's main thread. It stays locked to its OS
-// thread, which is the stub's parent and tracer, and exits at Release; the Go runtime then
-// ends the OS thread (the stub, if somehow still alive, gets SIGKILL through both
-// PR_SET_PDEATHSIG and PTRACE_O_EXITKILL).
-func (a *addressSpace) master(ready chan<- error) {
-	runtime.LockOSThread()
-	defer close(a.done)
-	var regs arch.Registers
-	var status int32
-	if err := a.start(&regs, &status); err != nil {
-		a.dead.Store(true)
-		if a.pid > 0 {
-			unix.Kill(int(a.pid), unix.SIGKILL)
-			a.reap()
-		}
-		ready <- err
-		return
-	}
-	ready <- nil
-	stubCPU := -1
-	for {
-		select {
-		case r := <-a.reqs:
-			// Keep the stub's main thread on this thread's CPU: each injection wakes it
-			// and then us, and cross-CPU wake-ups are what costs most (see context.pin).
-			if cpu := getcpu(); cpu >= 0 && cpu != stubCPU {
-				var set unix.CPUSet
-				set.Set(cpu)
-				if unix.SchedSetaffinity(int(a.pid), &set) == nil {
-					stubCPU = cpu
-				}
-			}
-			r.reply <- a.serve(r, &regs, &status)
-		case <-a.quit:
-			a.dead.Store(true)
-			unix.Kill(int(a.pid), unix.SIGKILL)
-			a.reap()
-			return
-		}
-	}
-}
-
-// start execs the stub, waits for it to install its seccomp filter, and unmaps everything
-// the host mapped in it except the stub page.
-func (a *addressSpace) start(regs *arch.Registers, status *int32) error {
-	p := a.p
-	// With ADDR_NO_RANDOMIZE the host places the stub's stack and vDSO deterministically,
-	// far from stubBase. personality is per thread and inherited by the child.
-	old, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, 0xffffffff, 0, 0)
-	if e != 0 {
-		return fmt.Errorf("personality: %w", e)
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, old|addrNoRandomize, 0, 0); e != 0 {
-		return fmt.Errorf("personality(ADDR_NO_RANDOMIZE): %w", e)
-	}
-	pid, err := syscall.ForkExec(p.stubPath, []string{"runsc-ptrace-stub"}, &syscall.ProcAttr{
-		Env:   []string{},
-		Files: []uintptr{uintptr(p.memFD)}, // the memory file is fd 0 in the stub
-		Sys: &syscall.SysProcAttr{
-			Ptrace:    true,
-			Setsid:    true,
-			Pdeathsig: syscall.SIGKILL,
-		},
-	})
-	unix.RawSyscall(unix.SYS_PERSONALITY, old, 0, 0)
-	if err != nil {
-		return fmt.Errorf("starting stub %s: %w", p.stubPath, err)
-	}
-	a.pid = int32(pid)
-	// The exec stop (PTRACE_TRACEME's SIGTRAP after execve).
-	if _, err := wait4(a.pid, status, 0); err != nil {
-		return fmt.Errorf("waiting for stub %d to exec: %w", pid, err)
-	}
-	if !wStopped(*status) || wStopSig(*status) != int(unix.SIGTRAP) {
-		return fmt.Errorf("stub %d: expected its exec stop, got %s", pid, describeStatus(*status))
-	}
-	if err := ptraceReq(unix.PTRACE_SETOPTIONS, a.pid, 0, unix.PTRACE_O_EXITKILL|unix.PTRACE_O_TRACESYSGOOD); err != nil {
-		return fmt.Errorf("PTRACE_SETOPTIONS on stub %d: %w", pid, err)
-	}
-	// Let it close its fds and install its filter, up to its "ready" int3.
-	for {
-		if err := ptraceReq(unix.PTRACE_CONT, a.pid, 0, 0); err != nil {
-			return fmt.Errorf("PTRACE_CONT on stub %d: %w", pid, err)
-		}
-		if _, err := wait4(a.pid, status, 0); err != nil {
-			return fmt.Errorf("waiting for stub %d: %w", pid, err)
-		}
-		if !wStopped(*status) {
-			return fmt.Errorf("stub %d %s during set-up", pid, describeExit(*status))
-		}
-		sig := wStopSig(*status)
-		if sig == int(unix.SIGTRAP) || sig == int(unix.SIGILL) {
-			break
-		}
-	}
-	if err := getRegs(a.pid, regs); err != nil {
-		return fmt.Errorf("PTRACE_GETREGS on stub %d: %w", pid, err)
-	}
-	switch uintptr(regs.Rip) {
-	case p.layout.ready + 1:
-	case p.layout.fail:
-		step := [...]string{"?", "close_range", "prctl(PR_SET_NO_NEW_PRIVS)", "seccomp(SECCOMP_SET_MODE_FILTER)"}
-		s := step[0]
-		if regs.Rbx < uint64(len(step)) {
-			s = step[regs.Rbx]
-		}
-		return fmt.Errorf("stub %d set-up failed: %s: %w", pid, s, errnoResult(uintptr(regs.Rax)))
-	default:
-		return fmt.Errorf("stub %d stopped at unexpected rip %#x during set-up (%s)", pid, regs.Rip, describeStatus(*status))
-	}
-	if p.fpSize.Load() == 0 {
-		buf := make([]byte, 1<<16)
-		n, err := getXState(a.pid, buf)
-		if err != nil {
-			return fmt.Errorf("PTRACE_GETREGSET(NT_X86_XSTATE) on stub %d: %w", pid, err)
-		}
-		p.fpSize.CompareAndSwap(0, int64(n))
-	}
-	// Leave only the stub page.
-	for _, r := range [][2]uintptr{{0, stubBase}, {stubBase + pageSize, taskSize - stubBase - pageSize}} {
-		if _, err := a.injectMaster(regs, status, sysMunmap, r[0], r[1]); err != nil {
-			return fmt.Errorf("stub %d: unmapping [%#x, %#x): %w", pid, r[0], r[0]+r[1], err)
-		}
-	}
-	return nil
-}
-
-// injectMaster runs a syscall in the master stub thread (on the master goroutine).
-func (a *addressSpace) injectMaster(regs *arch.Registers, status *int32, nr uintptr, args ...uintptr) (uintptr, error) {
-	inj := injection{site: a.p.layout.inject, trapAt: a.p.layout.inject + 3, nr: nr}
-	copy(inj.args[:], args)
-	r, err := inject(a.pid, regs, status, &inj)
-	if err != nil {
-		return 0, err
-	}
-	return r, errnoResult(r)
-}
-
-// serve runs one request on the master goroutine.
-func (a *addressSpace) serve(r *request, regs *arch.Registers, status *int32) result {
-	if a.dead.Load() {
-		return result{err: a.deadErr()}
-	}
-	v, err := inject(a.pid, regs, status, &r.inj)
-	if err != nil {
-		a.fail(err)
-		return result{err: err}
-	}
-	return result{val: v}
-}
-
-// call sends a request to the master goroutine and waits for its answer.
+// call has the master inject a syscall into the stub's main thread.
 func (a *addressSpace) call(inj injection) (uintptr, error) {
-	r := &request{inj: inj, reply: make(chan result, 1)}
-	select {
-	case a.reqs <- r:
-	case <-a.done:
-		return 0, a.deadErr()
-	}
-	res := <-r.reply
-	return res.val, res.err
+	r := a.m.call(&request{kind: reqInject, as: a, inj: inj})
+	return r.val, r.err
 }
 
-// fail records why the stub is unusable and kills it.
+// fail records why the stub is unusable and kills it. It takes no lock: the master calls
+// it while a goroutine holding mu may be waiting for it.
 func (a *addressSpace) fail(err error) {
-	a.mu.Lock()
-	if a.failure == nil {
-		a.failure = err
-	}
-	a.mu.Unlock()
+	a.failure.CompareAndSwap(nil, &err)
 	a.dead.Store(true)
 	unix.Kill(int(a.pid), unix.SIGKILL)
 }
 
+// deadErr is the error for operations on a dead address space. It takes no lock.
 func (a *addressSpace) deadErr() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.failure != nil {
-		return fmt.Errorf("address space (stub %d) is dead: %w", a.pid, a.failure)
+	if f := a.failure.Load(); f != nil {
+		return fmt.Errorf("address space (stub %d) is dead: %w", a.pid, *f)
 	}
 	return fmt.Errorf("address space (stub %d) released: %w", a.pid, errStubDead)
 }
 
-// reap collects the task threads still registered and then the stub's main thread, after
-// the stub was sent SIGKILL. Any thread of the sentry may wait for a tracee of another
-// thread of the sentry, so the master can reap threads traced by task OS threads.
-func (a *addressSpace) reap() {
-	a.mu.Lock()
-	ts := a.threads
-	a.threads = map[int32]*stubThread{}
-	a.byTracer.Store(nil)
-	a.mu.Unlock()
-	var status int32
-	for tid := range ts {
-		reapThread(tid, &status)
-	}
-	reapThread(a.pid, &status)
-}
-
-// reapThread waits until thread tid (killed) is gone.
-func reapThread(tid int32, status *int32) {
-	for {
-		if _, err := wait4(tid, status, 0); err != nil {
-			return // ECHILD: already reaped, or detached and autoreaped
-		}
-		if !wStopped(*status) {
-			return
-		}
-	}
-}
-
-// Release kills the stub process, reaps it and ends the master goroutine.
+// Release kills the stub process and reaps it.
 func (a *addressSpace) Release() {
 	a.releaseOnce.Do(func() {
 		a.dead.Store(true)
-		close(a.quit)
-		<-a.done
+		unix.Kill(int(a.pid), unix.SIGKILL)
+		a.mu.Lock()
+		tids := make([]int32, 0, len(a.threads))
+		for tid := range a.threads {
+			tids = append(tids, tid)
+		}
+		a.threads = map[int32]*stubThread{}
+		a.spares = nil
+		a.byTracer.Store(nil)
+		a.mu.Unlock()
+		a.p.reap(a.pid, tids)
 	})
 }
 
@@ -350,23 +160,17 @@ func (a *addressSpace) newThread(tracer int32) (*stubThread, error) {
 		return nil, err
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if a.dead.Load() {
+		a.mu.Unlock()
 		// Release may have snapshotted the threads already: reap it ourselves.
 		unix.Tgkill(int(a.pid), int(tid), unix.SIGKILL)
 		reapThread(tid, &t.status)
-		return nil, a.deadErrLocked()
+		return nil, a.deadErr()
 	}
 	a.threads[tid] = t
 	a.updateTracersLocked()
+	a.mu.Unlock()
 	return t, nil
-}
-
-func (a *addressSpace) deadErrLocked() error {
-	if a.failure != nil {
-		return fmt.Errorf("address space (stub %d) is dead: %w", a.pid, a.failure)
-	}
-	return fmt.Errorf("address space (stub %d) released: %w", a.pid, errStubDead)
 }
 
 // park makes t, a stopped thread that the calling OS thread traces and that was just

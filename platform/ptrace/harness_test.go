@@ -60,7 +60,7 @@ func newHarness(t testing.TB) *harness {
 	t.Cleanup(func() {
 		unix.Munmap(mem)
 		unix.Close(fd)
-		p.(*ptracePlatform).stubFile.Close()
+		p.(*ptracePlatform).close()
 	})
 	return h
 }

@@ -2,10 +2,13 @@
 // whose every system call is intercepted with PTRACE_SYSEMU and never executed by the host.
 //
 // It owns the stub program (a one-page static ELF generated in stub.go and exec'd from a
-// sealed memfd), the stub processes (one per AddressSpace, started and reaped by a
-// "master" goroutine locked to the OS thread that forked and traces the stub's main
-// thread), and the stub threads (one per Context and AddressSpace, traced by the task's
-// own OS thread, which must stay locked to the task goroutine).
+// sealed memfd), the stub processes (one per AddressSpace), and the stub threads (one per
+// Context and AddressSpace, traced by the task's own OS thread, which must stay locked to
+// the task goroutine). One "master" goroutine per platform (master.go), locked to its OS
+// thread for good, execs a single template stub, makes every other stub process by
+// having the template clone itself (CLONE_PTRACE | CLONE_PARENT: traced by the master
+// thread from birth), keeps a few such stubs ready in a pool, and traces the main thread
+// of each.
 //
 // Address space: applications may map [0x10000, stubBase); the stub page sits at stubBase
 // (0x7fffff000000) and everything else the host put in the stub is unmapped at start-up.
@@ -14,9 +17,11 @@
 //
 // Host syscalls are injected by pointing a stopped stub thread at the stub's
 // "syscall; int3" pair and continuing it: one ptrace stop per injection. A seccomp filter
-// in the stub kills the process if any other instruction makes a syscall. New threads are
-// cloned by the master at a second site, sleep untraced in pause(2) at a third, and are
-// seized (PTRACE_SEIZE + PTRACE_INTERRUPT) by the task's OS thread.
+// in the stub kills the process if any other instruction makes a syscall, or if that one
+// makes another syscall than the few it is for (stub.go). New threads are cloned by the
+// master at a second site, sleep untraced in pause(2) at a third, and are seized
+// (PTRACE_SEIZE + PTRACE_INTERRUPT) by the task's OS thread; each new stub process comes
+// with one such thread. New stub processes are cloned at a fourth site.
 //
 // Every stub thread has PTRACE_O_EXITKILL: a tracer OS thread that exits while its stub
 // thread lives kills the stub rather than let that thread run application code untraced.
@@ -36,7 +41,7 @@
 // Host requirements (for a sentry seccomp allow-list, which stubs inherit): ptrace, wait4,
 // tgkill, kill, getcpu, sched_getaffinity, sched_setaffinity, personality, rt_sigaction,
 // memfd_create, fcntl, pwrite64, openat, clone, execve and, in stubs, close_range, prctl,
-// seccomp, mmap, munmap, clone, exit.
+// seccomp, mmap, munmap, mprotect, clone, pause, exit.
 //
 // Lock order: addressSpace.mu is a leaf. Contexts take no locks on the Switch path; they
 // synchronize with Interrupt through atomics only.
@@ -67,6 +72,26 @@ type ptracePlatform struct {
 	// fpSize is the size of the kernel's NT_X86_XSTATE regset, learnt from the first stub
 	// (0 until then). It may differ from arch.FPStateSize() (CPUID) on some hosts.
 	fpSize atomic.Int64
+
+	// The master goroutine (master.go), started by the first NewAddressSpace.
+	masterOnce sync.Once
+	m          *master
+}
+
+// master returns the platform's master, starting it if needed.
+func (p *ptracePlatform) master() *master {
+	p.masterOnce.Do(func() { p.m = newMaster(p) })
+	return p.m
+}
+
+// close stops the master, killing the template and pooled stubs, for tests. Address
+// spaces still in use die with it.
+func (p *ptracePlatform) close() {
+	p.masterOnce.Do(func() {})
+	if p.m != nil {
+		p.m.close()
+	}
+	p.stubFile.Close()
 }
 
 var (

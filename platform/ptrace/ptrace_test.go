@@ -951,3 +951,200 @@ func TestThreadReuse(t *testing.T) {
 		t.Errorf("stub %d still exists after Release", a.pid)
 	}
 }
+
+// stubMaps returns the stub's mappings other than the stub page and [vsyscall].
+func stubMaps(t *testing.T, pid int32) []string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.HasPrefix(line, "7fffff000000-") || strings.HasSuffix(line, "[vsyscall]") {
+			continue
+		}
+		ms = append(ms, line)
+	}
+	return ms
+}
+
+// checkStubProcess checks the security properties of stub process pid: seccomp filter,
+// no_new_privs, traced by the master thread, a child of this process, the memory file as
+// its only fd, nothing mapped but the stub page.
+func checkStubProcess(t *testing.T, p *ptracePlatform, pid int32) {
+	t.Helper()
+	st := procStatus(t, fmt.Sprintf("/proc/%d/status", pid))
+	if st["Seccomp"] != "2" || st["NoNewPrivs"] != "1" {
+		t.Errorf("stub %d: Seccomp %q NoNewPrivs %q, want 2 and 1", pid, st["Seccomp"], st["NoNewPrivs"])
+	}
+	if st["TracerPid"] == "0" || st["TracerPid"] == "" {
+		t.Errorf("stub %d: TracerPid %q, want the master thread", pid, st["TracerPid"])
+	}
+	if st["PPid"] != fmt.Sprint(os.Getpid()) {
+		t.Errorf("stub %d: PPid %q, want this process %d", pid, st["PPid"], os.Getpid())
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fds) != 1 || fds[0].Name() != "0" {
+		t.Errorf("stub %d has %d fds, want only fd 0", pid, len(fds))
+	}
+	if link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/0", pid)); !strings.Contains(link, "ptrace-test-mem") {
+		t.Errorf("stub %d fd 0 is %q, want the memory file", pid, link)
+	}
+	if ms := stubMaps(t, pid); len(ms) != 0 {
+		t.Errorf("stub %d has mappings besides the stub page: %v", pid, ms)
+	}
+}
+
+// TestStubPool: stubs cloned from the template have the same security properties as an
+// exec'd one, their spare thread is parked untraced, a stub killed in the pool is skipped,
+// and creating more address spaces than the pool holds works.
+func TestStubPool(t *testing.T) {
+	h := newHarness(t)
+	p := h.p.(*ptracePlatform)
+	m := p.master()
+	// Wait for the pool to fill.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(m.pool) < poolSize && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if len(m.pool) != poolSize {
+		t.Fatalf("pool holds %d stubs, want %d", len(m.pool), poolSize)
+	}
+	var ases []*addressSpace
+	for i := 0; i < 2*poolSize+2; i++ {
+		as, err := h.p.NewAddressSpace()
+		if err != nil {
+			t.Fatalf("NewAddressSpace %d: %v", i, err)
+		}
+		a := as.(*addressSpace)
+		ases = append(ases, a)
+		checkStubProcess(t, p, a.pid)
+		a.mu.Lock()
+		spares := append([]int32(nil), a.spares...)
+		a.mu.Unlock()
+		if len(spares) != 1 {
+			t.Fatalf("new address space has %d spare threads, want 1", len(spares))
+		}
+		checkReleasedThread(t, a, spares[0])
+	}
+	// Kill every pooled stub from outside: NewAddressSpace skips them.
+	deadline = time.Now().Add(5 * time.Second)
+	for len(m.pool) < poolSize && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	var killed []stubProc
+	for len(m.pool) > 0 {
+		s := <-m.pool
+		unix.Kill(int(s.pid), unix.SIGKILL)
+		killed = append(killed, s)
+	}
+	for _, s := range killed {
+		// Back in the pool, dead (wait until the kernel has taken its spare thread).
+		for unix.Tgkill(int(s.pid), int(s.spare), 0) == nil {
+			time.Sleep(time.Millisecond)
+		}
+		m.pool <- s
+	}
+	as, err := h.p.NewAddressSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := as.(*addressSpace)
+	for _, s := range killed {
+		if a.pid == s.pid {
+			t.Fatalf("NewAddressSpace returned stub %d, killed in the pool", s.pid)
+		}
+	}
+	ases = append(ases, a)
+	// Each works.
+	h.setCode(0, code{}.movEAX(39).syscall().jmpSelf())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		for _, a := range ases {
+			h.mapFile(a, codeAddr, 0, pageSize, platform.Access{Read: true, Execute: true})
+			c := h.newContext()
+			ac := &arch.Context{Regs: regsAt(codeAddr)}
+			wantSyscall(t, mustSwitch(t, c, a, ac), ac, 39)
+			c.Release()
+			a.Release()
+		}
+	}()
+	<-done
+	// The killed stubs were reaped.
+	for _, s := range killed {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", s.pid)); err == nil {
+			t.Errorf("stub %d, killed in the pool, was not reaped", s.pid)
+		}
+	}
+}
+
+// TestTemplateDeath: a template killed from outside is replaced.
+func TestTemplateDeath(t *testing.T) {
+	h := newHarness(t)
+	p := h.p.(*ptracePlatform)
+	m := p.master()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(m.pool) < poolSize && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	tmpl := m.templatePid.Load()
+	if tmpl == 0 {
+		t.Fatalf("no template")
+	}
+	var held []stubProc
+	for len(m.pool) > 0 {
+		held = append(held, <-m.pool)
+	}
+	checkStubProcess(t, p, tmpl)
+	unix.Kill(int(tmpl), unix.SIGKILL)
+	for _, s := range held {
+		unix.Kill(int(s.pid), unix.SIGKILL)
+		p.reap(s.pid, nil)
+	}
+	// Stubs made after that come from a new template.
+	for i := 0; i < 2*poolSize; i++ {
+		as, err := h.p.NewAddressSpace()
+		if err != nil {
+			t.Fatalf("NewAddressSpace after the template died: %v", err)
+		}
+		checkStubProcess(t, p, as.(*addressSpace).pid)
+		as.Release()
+	}
+	if n := m.templatePid.Load(); n == tmpl || n == 0 {
+		t.Errorf("template %d, want a new one", n)
+	}
+}
+
+// childPids lists the processes (including zombies) whose parent is this process.
+func childPids(t *testing.T) []int32 {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := fmt.Sprint(os.Getpid())
+	var pids []int32
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		var pid int32
+		if len(f) > 1 && f[1] == me {
+			fmt.Sscan(e.Name(), &pid)
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}

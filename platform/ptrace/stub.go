@@ -17,11 +17,13 @@ import (
 //	       clone:   syscall; test rax,rax; jz child; int3
 //	       child:   mov eax, SYS_pause; syscall; jmp child
 //	                (a new thread sleeps here until its tracer seizes and interrupts it)
+//	       fork:    syscall; int3     (a new stub process, cloned from the template)
 //	       fprog, then the BPF program
 //
-// The seccomp filter kills the process for any host syscall whose instruction pointer is
-// not inject+2, except clone(stubCloneFlags) at clone+2 and pause at the child's syscall.
-// It is defense in depth: stub threads
+// The seccomp filter kills the process for any host syscall but these: mmap, munmap,
+// mprotect and exit at the injection point (inject+2), clone with exactly stubCloneFlags
+// at the clone point, clone with exactly stubForkFlags at the fork point, and pause at the
+// park point (the child's syscall). It is defense in depth: stub threads
 // only ever run application code under PTRACE_SYSEMU, whose syscall-entry stop happens
 // before seccomp runs and skips the call, so application syscalls never reach the filter.
 
@@ -47,6 +49,7 @@ const (
 // Linux x86-64 constants used by the stub and the injections.
 const (
 	sysMmap       = 9
+	sysMprotect   = 10
 	sysMunmap     = 11
 	sysPause      = 34
 	sysClone      = 56
@@ -67,10 +70,20 @@ const (
 	cloneSighand = 0x800
 	cloneThread  = 0x10000
 	cloneSysvsem = 0x40000
+	clonePtrace  = 0x2000
+	cloneParent  = 0x8000
 
 	// stubCloneFlags makes a new thread of the stub sharing everything, untraced at birth
 	// (no CLONE_PTRACE): the task's own OS thread seizes it (see addressSpace.newThread).
 	stubCloneFlags = cloneVM | cloneFS | cloneFiles | cloneSighand | cloneThread | cloneSysvsem
+
+	// stubForkFlags makes a new stub process from the template (see master.newStub): a
+	// copy of its address space (the stub page only) and of its file table (the memory
+	// file only), its seccomp filter and no_new_privs. CLONE_PTRACE makes the child
+	// traced from birth by the template's tracer, the master thread, with the same
+	// options (PTRACE_O_EXITKILL); CLONE_PARENT makes the child the master thread's own,
+	// for it to reap, and gives it the template's exit signal (SIGCHLD).
+	stubForkFlags = cloneParent | clonePtrace
 )
 
 // stubLayout holds the addresses of the stub's entry points, filled in by buildStub.
@@ -85,6 +98,10 @@ type stubLayout struct {
 	child     uintptr
 	// park is the syscall instruction of the child's pause loop.
 	park uintptr
+	// fork is the template's clone point for new stub processes; forkTrap is the address
+	// after the int3 that follows it.
+	fork     uintptr
+	forkTrap uintptr
 }
 
 // asm is a tiny assembler for the few instructions the stub needs, with rel8 and
@@ -201,40 +218,100 @@ type bpfInsn struct {
 	k      uint32
 }
 
-// stubFilter returns the seccomp program: allow a syscall only at the injection point,
-// clone with exactly stubCloneFlags at the clone point, or pause at the park point; kill
-// the process otherwise.
+// bpfProg assembles a classic BPF program whose jumps name labels.
+type bpfProg struct {
+	insns  []bpfInsn
+	labels map[string]int
+	jumps  []bpfJump
+}
+
+type bpfJump struct {
+	at     int
+	jt, jf string // "" means the next instruction
+}
+
+func (b *bpfProg) label(name string) { b.labels[name] = len(b.insns) }
+
+func (b *bpfProg) load(off uint32) { b.insns = append(b.insns, bpfInsn{bpfLdWAbs, 0, 0, off}) }
+
+func (b *bpfProg) ret(k uint32) { b.insns = append(b.insns, bpfInsn{bpfRetK, 0, 0, k}) }
+
+// jeq jumps to jt if A == k, else to jf.
+func (b *bpfProg) jeq(k uint32, jt, jf string) {
+	b.jumps = append(b.jumps, bpfJump{len(b.insns), jt, jf})
+	b.insns = append(b.insns, bpfInsn{bpfJeqK, 0, 0, k})
+}
+
+func (b *bpfProg) resolve() []bpfInsn {
+	off := func(from int, to string) uint8 {
+		if to == "" {
+			return 0
+		}
+		t, ok := b.labels[to]
+		if !ok || t <= from || t-from-1 > 255 {
+			panic("stub: bad BPF jump to " + to)
+		}
+		return uint8(t - from - 1)
+	}
+	for _, j := range b.jumps {
+		b.insns[j.at].jt = off(j.at, j.jt)
+		b.insns[j.at].jf = off(j.at, j.jf)
+	}
+	return b.insns
+}
+
+// injectSyscalls are the syscalls the injection point allows: what MapFile, Unmap,
+// Protect and the exit of a thread need.
+var injectSyscalls = []uint32{sysMmap, sysMunmap, sysMprotect, sysExit}
+
+// stubFilter returns the seccomp program: allow a syscall only at one of the stub's own
+// syscall instructions, and there only the syscalls (and clone flags) that point is for;
+// kill the process otherwise.
 func stubFilter(l *stubLayout) []bpfInsn {
 	inj := uint64(l.inject + 2)
-	cln := uint64(l.clone + 2)
-	park := uint64(l.park + 2)
-	if inj>>32 != cln>>32 || inj>>32 != park>>32 {
-		panic("stub: injection points straddle a 4 GiB boundary")
+	sites := []uint64{uint64(l.clone + 2), uint64(l.fork + 2), uint64(l.park + 2)}
+	for _, s := range sites {
+		if s>>32 != inj>>32 {
+			panic("stub: syscall points straddle a 4 GiB boundary")
+		}
 	}
-	const (
-		kill  = 14
-		allow = 15
-	)
-	// Jump offsets are relative to the next instruction: target - (i+1).
-	prog := []bpfInsn{
-		0:  {bpfLdWAbs, 0, 0, sdArch},
-		1:  {bpfJeqK, 0, kill - 2, auditArchX86_64},
-		2:  {bpfLdWAbs, 0, 0, sdIPHigh},
-		3:  {bpfJeqK, 0, kill - 4, uint32(inj >> 32)},
-		4:  {bpfLdWAbs, 0, 0, sdIPLow},
-		5:  {bpfJeqK, allow - 6, 0, uint32(inj)},
-		6:  {bpfJeqK, 0, 11 - 7, uint32(cln)},
-		7:  {bpfLdWAbs, 0, 0, sdNr},
-		8:  {bpfJeqK, 0, kill - 9, sysClone},
-		9:  {bpfLdWAbs, 0, 0, sdArg0},
-		10: {bpfJeqK, allow - 11, kill - 11, stubCloneFlags},
-		11: {bpfJeqK, 0, kill - 12, uint32(park)},
-		12: {bpfLdWAbs, 0, 0, sdNr},
-		13: {bpfJeqK, allow - 14, kill - 14, sysPause},
-		14: {bpfRetK, 0, 0, seccompRetKillProcess},
-		15: {bpfRetK, 0, 0, seccompRetAllow},
+	b := &bpfProg{labels: map[string]int{}}
+	b.load(sdArch)
+	b.jeq(auditArchX86_64, "", "kill")
+	b.load(sdIPHigh)
+	b.jeq(uint32(inj>>32), "", "kill")
+	b.load(sdIPLow)
+	b.jeq(uint32(inj), "", "notInject")
+	b.load(sdNr)
+	for _, nr := range injectSyscalls {
+		b.jeq(nr, "allow", "")
 	}
-	return prog
+	b.ret(seccompRetKillProcess)
+
+	b.label("notInject") // A is still the low half of the instruction pointer
+	b.jeq(uint32(l.clone+2), "", "notClone")
+	b.load(sdNr)
+	b.jeq(sysClone, "", "kill")
+	b.load(sdArg0) // clone truncates its flags to 32 bits
+	b.jeq(stubCloneFlags, "allow", "kill")
+
+	b.label("notClone")
+	b.jeq(uint32(l.fork+2), "", "notFork")
+	b.load(sdNr)
+	b.jeq(sysClone, "", "kill")
+	b.load(sdArg0)
+	b.jeq(stubForkFlags, "allow", "kill")
+
+	b.label("notFork")
+	b.jeq(uint32(l.park+2), "", "kill")
+	b.load(sdNr)
+	b.jeq(sysPause, "allow", "kill")
+
+	b.label("kill")
+	b.ret(seccompRetKillProcess)
+	b.label("allow")
+	b.ret(seccompRetAllow)
+	return b.resolve()
 }
 
 // buildStub returns the stub ELF image (exactly one page) and the addresses of its entry
@@ -299,6 +376,13 @@ func buildStub() ([]byte, stubLayout, error) {
 	a.emit(insSyscall...)
 	a.jcc8(opJMP8, "child")
 
+	a.align(16)
+	a.label("fork")
+	a.emit(insSyscall...)
+	a.emit(insInt3...)
+	a.label("forkTrap")
+	a.emit(insUd2...)
+
 	// struct sock_fprog { unsigned short len; struct sock_filter *filter; }
 	a.align(16)
 	a.label("fprog")
@@ -318,6 +402,8 @@ func buildStub() ([]byte, stubLayout, error) {
 		cloneTrap: a.addr("cloneTrap"),
 		child:     a.addr("child"),
 		park:      a.addr("park"),
+		fork:      a.addr("fork"),
+		forkTrap:  a.addr("forkTrap"),
 	}
 	prog := stubFilter(&l)
 	for _, in := range prog {
