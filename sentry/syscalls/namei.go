@@ -234,8 +234,8 @@ func Readlinkat(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 func init() {
 	register(unix.SYS_MKDIR, "mkdir", Mkdir, kernel.Supported, "")
 	register(unix.SYS_MKDIRAT, "mkdirat", Mkdirat, kernel.Supported, "")
-	register(unix.SYS_MKNOD, "mknod", Mknod, kernel.Partial, "FIFOs, sockets and devices can be created but not opened")
-	register(unix.SYS_MKNODAT, "mknodat", Mknodat, kernel.Partial, "FIFOs, sockets and devices can be created but not opened")
+	register(unix.SYS_MKNOD, "mknod", Mknod, kernel.Partial, "sockets and devices can be created but not opened (FIFOs open as pipes)")
+	register(unix.SYS_MKNODAT, "mknodat", Mknodat, kernel.Partial, "sockets and devices can be created but not opened (FIFOs open as pipes)")
 	register(unix.SYS_UNLINK, "unlink", Unlink, kernel.Supported, "")
 	register(unix.SYS_UNLINKAT, "unlinkat", Unlinkat, kernel.Supported, "")
 	register(unix.SYS_RMDIR, "rmdir", Rmdir, kernel.Supported, "")
