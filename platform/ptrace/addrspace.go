@@ -47,7 +47,15 @@ type addressSpace struct {
 	// maxSpareThreads) instead of making them exit. Nobody reaps them: untraced threads
 	// other than the leader are reaped by the kernel when the stub dies.
 	spares []int32
+	// pending are injections deferred while the address space has no task thread (see
+	// syscall), in order; the first thread to attach runs them before anything else.
+	// Whenever pending is not empty, threads is empty.
+	pending []injection
 }
+
+// maxPending bounds the deferred injections of an address space; past it they go to the
+// master.
+const maxPending = 64
 
 // maxSpareThreads bounds the parked threads an address space keeps for reuse.
 const maxSpareThreads = 8
@@ -108,6 +116,7 @@ func (a *addressSpace) Release() {
 		}
 		a.threads = map[int32]*stubThread{}
 		a.spares = nil
+		a.pending = nil
 		a.byTracer.Store(nil)
 		a.mu.Unlock()
 		a.p.reap(a.pid, tids)
@@ -167,11 +176,56 @@ func (a *addressSpace) newThread(tracer int32) (*stubThread, error) {
 		reapThread(tid, &t.status)
 		return nil, a.deadErr()
 	}
-	a.threads[tid] = t
-	a.updateTracersLocked()
+	// Deferred injections run before the thread is registered, under mu, so that nothing
+	// injected later overtakes them and no application code runs before them.
+	var err error
+	for i := range a.pending {
+		inj := &a.pending[i]
+		var r uintptr
+		if r, err = inject(tid, &t.scratch, &t.status, inj); err == nil {
+			err = checkDeferred(inj, r)
+		}
+		if err != nil {
+			break
+		}
+	}
+	a.pending = nil
+	if err == nil {
+		a.threads[tid] = t
+		a.updateTracersLocked()
+	}
 	a.mu.Unlock()
+	if err != nil {
+		err = fmt.Errorf("ptrace: deferred injection in stub %d: %w", a.pid, err)
+		a.fail(err)
+		unix.Tgkill(int(a.pid), int(tid), unix.SIGKILL)
+		reapThread(tid, &t.status)
+		return nil, err
+	}
 	return t, nil
 }
+
+// deferredResult is what a deferred injection returns at once: what it must return when
+// it runs (checkDeferred).
+func deferredResult(inj *injection) uintptr {
+	if inj.nr == sysMmap {
+		return inj.args[0] // MAP_FIXED
+	}
+	return 0
+}
+
+// checkDeferred reports an error if a deferred injection returned r, not what
+// deferredResult promised.
+func checkDeferred(inj *injection, r uintptr) error {
+	if err := errnoResult(r); err != nil {
+		return fmt.Errorf("syscall %d: %w", inj.nr, err)
+	}
+	if want := deferredResult(inj); r != want {
+		return fmt.Errorf("syscall %d returned %#x, want %#x", inj.nr, r, want)
+	}
+	return nil
+}
+
 
 // park makes t, a stopped thread that the calling OS thread traces and that was just
 // unregistered, a spare: it points the thread at the stub's pause loop and detaches it.
@@ -253,6 +307,26 @@ func (a *addressSpace) syscall(nr uintptr, args ...uintptr) (uintptr, error) {
 			return r, nil
 		}
 	}
+	// No task thread at all (a new address space that the exec loader or a fork's
+	// CLONE_CHILD_SETTID fills before its first thread runs, or one whose threads all
+	// left): nothing runs in the stub, so the call can wait for the first thread to
+	// attach (newThread), which saves a round trip through the master now. Its failure,
+	// unlikely for calls the sentry checked, then kills the stub.
+	a.mu.Lock()
+	if len(a.threads) == 0 && !a.dead.Load() {
+		if len(a.pending) < maxPending {
+			a.pending = append(a.pending, inj)
+			a.mu.Unlock()
+			return deferredResult(&inj), nil
+		}
+		// Too many: the master runs them all, then this one, in order; mu stays held so
+		// that nothing overtakes them (the master takes no lock of ours).
+		r := a.m.call(&request{kind: reqInject, as: a, batch: a.pending, inj: inj})
+		a.pending = nil
+		a.mu.Unlock()
+		return r.val, r.err
+	}
+	a.mu.Unlock()
 	return a.call(inj)
 }
 

@@ -69,6 +69,7 @@ type request struct {
 	kind  reqKind
 	as    *addressSpace
 	inj   injection
+	batch []injection // deferred injections to run first (see addressSpace.syscall)
 	reply chan result
 }
 
@@ -154,6 +155,17 @@ func (m *master) serve(r *request) result {
 			set.Set(cpu)
 			if unix.SchedSetaffinity(int(a.pid), &set) == nil {
 				a.stubCPU = cpu
+			}
+		}
+		for i := range r.batch {
+			v, err := inject(a.pid, &m.regs, &m.status, &r.batch[i])
+			if err == nil {
+				err = checkDeferred(&r.batch[i], v)
+			}
+			if err != nil {
+				err = fmt.Errorf("ptrace: deferred injection in stub %d: %w", a.pid, err)
+				a.fail(err)
+				return result{err: err}
 			}
 		}
 		v, err := inject(a.pid, &m.regs, &m.status, &r.inj)

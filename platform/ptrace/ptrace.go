@@ -13,7 +13,9 @@
 // Address space: applications may map [0x10000, stubBase); the stub page sits at stubBase
 // (0x7fffff000000) and everything else the host put in the stub is unmapped at start-up.
 // The sentry's memory file is fd 0 in every stub (and the only fd); MapFile injects mmap of
-// it.
+// it: into a stopped stub thread that the caller traces if there is one, else through the
+// master; or, while the address space has no task thread at all (the exec loader filling
+// a new one), later, by the first thread to attach, before any application code runs.
 //
 // Host syscalls are injected by pointing a stopped stub thread at the stub's
 // "syscall; int3" pair and continuing it: one ptrace stop per injection. A seccomp filter

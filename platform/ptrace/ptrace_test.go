@@ -969,6 +969,94 @@ func stubMaps(t *testing.T, pid int32) []string {
 	return ms
 }
 
+// TestDeferredMappings: MapFile and Unmap on an address space with no thread yet are
+// deferred, in order, to its first thread, and run before any application code.
+func TestDeferredMappings(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	as, err := h.p.NewAddressSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer as.Release()
+	a := as.(*addressSpace)
+	h.mapFile(as, codeAddr, 0, 2*pageSize, platform.Access{Read: true, Execute: true})
+	h.mapFile(as, dataAddr, dataOff, pageSize, platform.ReadWrite)
+	h.mapFile(as, stackAddr, stackOff, pageSize, platform.ReadWrite)
+	// Mapped, unmapped, then mapped elsewhere: only the last must be there.
+	h.mapFile(as, extraAddr, extraOff, pageSize, platform.ReadWrite)
+	as.Unmap(extraAddr, pageSize)
+	// Enough to overflow the deferred list: the master runs the lot, in order.
+	for i := 0; i < maxPending+10; i++ {
+		h.mapFile(as, extraAddr+2*pageSize, extraOff, pageSize, platform.Read)
+		as.Unmap(extraAddr+2*pageSize, pageSize)
+	}
+	h.mapFile(as, extraAddr+pageSize, extraOff, pageSize, platform.ReadWrite)
+	a.mu.Lock()
+	pending := len(a.pending)
+	a.mu.Unlock()
+	if pending == 0 || pending > maxPending {
+		t.Errorf("%d deferred injections, want 1 to %d", pending, maxPending)
+	}
+	binary.LittleEndian.PutUint64(h.mem[extraOff:], 0x77)
+	// Load from extraAddr+pageSize, store to data, then touch extraAddr (unmapped).
+	h.setCode(0, code{}.movRBX(extraAddr+pageSize).loadRAXFromRBX().movRBX(dataAddr).storeRAXAtRBX().
+		movRBX(extraAddr).loadRAXFromRBX().jmpSelf())
+	c := h.newContext()
+	defer c.Release()
+	ac := &arch.Context{Regs: regsAt(codeAddr)}
+	trap := mustSwitch(t, c, as, ac)
+	if trap.Kind != platform.TrapFault || trap.Addr != extraAddr {
+		t.Fatalf("got %+v, want a fault at %#x (deferred Unmap)", trap, extraAddr)
+	}
+	if got := h.data(0); got != 0x77 {
+		t.Errorf("loaded %#x through the deferred mapping, want 0x77", got)
+	}
+	a.mu.Lock()
+	pending = len(a.pending)
+	a.mu.Unlock()
+	if pending != 0 {
+		t.Errorf("%d deferred injections left after the first Switch", pending)
+	}
+	// With a thread, MapFile is immediate again.
+	h.mapFile(as, extraAddr, extraOff, pageSize, platform.ReadWrite)
+	found := false
+	for _, m := range stubMaps(t, a.pid) {
+		found = found || strings.HasPrefix(m, fmt.Sprintf("%08x-", extraAddr))
+	}
+	if !found {
+		t.Errorf("MapFile with a live thread was not immediate: %v", stubMaps(t, a.pid))
+	}
+}
+
+// TestDeferredFailureKillsStub: a deferred injection that fails when it finally runs kills
+// the stub, and the Switch that ran it fails.
+func TestDeferredFailureKillsStub(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	as, err := h.p.NewAddressSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer as.Release()
+	a := as.(*addressSpace)
+	h.mapFile(as, codeAddr, 0, 2*pageSize, platform.Access{Read: true, Execute: true})
+	a.mu.Lock()
+	// munmap of an unaligned address: EINVAL.
+	a.pending = append(a.pending, injection{site: a.p.layout.inject, trapAt: a.p.layout.inject + 3, nr: sysMunmap, args: [6]uintptr{codeAddr + 1, pageSize}})
+	a.mu.Unlock()
+	h.setCode(0, code{}.movEAX(39).syscall().jmpSelf())
+	c := h.newContext()
+	defer c.Release()
+	ac := &arch.Context{Regs: regsAt(codeAddr)}
+	if _, err := c.Switch(as, ac); err == nil || !strings.Contains(err.Error(), "deferred") {
+		t.Fatalf("Switch: %v, want the deferred injection's failure", err)
+	}
+	if !a.dead.Load() {
+		t.Errorf("stub not killed")
+	}
+}
+
 // checkStubProcess checks the security properties of stub process pid: seccomp filter,
 // no_new_privs, traced by the master thread, a child of this process, the memory file as
 // its only fd, nothing mapped but the stub page.
