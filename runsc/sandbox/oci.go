@@ -161,16 +161,49 @@ func StartContainer(a ContainerArgs) (*Started, error) {
 				Destination: m.Destination, Type: "bind", Source: m.Source, Options: spec.Mounts[m.Index].Options,
 				GoferFD: len(gofers) - 2, GoferWritable: !ro,
 			})
-			if overlay == "none" {
-				// Without an overlay the mount point must exist in the host's rootfs,
-				// as runc makes it.
-				fileBinds = append(fileBinds, specutils.PlannedMount{Kind: specutils.MountSkip, Destination: m.Destination, Type: "dir"})
-			}
 			_ = g
 		default:
+			typ := m.Type
+			opts := spec.Mounts[m.Index].Options
+			switch m.Kind {
+			case specutils.MountTmpfs, specutils.MountDev:
+				if typ != "tmpfs" {
+					// A bind mount the sandbox makes its own (/dev/shm): a tmpfs with
+					// the mount's flags.
+					typ, opts = "tmpfs", nil
+					for _, o := range spec.Mounts[m.Index].Options {
+						switch o {
+						case "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec":
+							opts = append(opts, o)
+						}
+					}
+					opts = append(opts, "mode=1777")
+				}
+			case specutils.MountProc:
+				typ = "proc"
+			}
 			mounts = append(mounts, boot.ContainerMount{
-				Destination: m.Destination, Type: m.Type, Source: m.Source, Options: spec.Mounts[m.Index].Options, GoferFD: -1,
+				Destination: m.Destination, Type: typ, Source: m.Source, Options: opts, GoferFD: -1,
 			})
+		}
+	}
+	if readOnlyRoot || overlay == "none" {
+		// The sandbox cannot create a missing mount point in a read-only root: make
+		// them in the host's rootfs first, as runc does.
+		for _, m := range plan {
+			switch m.Kind {
+			case specutils.MountTmpfs, specutils.MountProc, specutils.MountDev:
+			case specutils.MountBind:
+				if st, err := os.Stat(m.Source); err != nil || !st.IsDir() {
+					continue
+				}
+			default:
+				continue
+			}
+			if _, under := underSandboxMount(plan, m); under {
+				continue
+			}
+			fileBinds = append(fileBinds, specutils.PlannedMount{Kind: specutils.MountSkip, Destination: m.Destination, Type: "dir"})
 		}
 	}
 	if len(fileBinds) > 0 {

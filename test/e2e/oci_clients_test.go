@@ -1,0 +1,200 @@
+package e2e
+
+// Real container managers driving the runtime, each against runc and runsc: podman
+// (`podman --runtime`), containerd with ctr (the runc v2 shim with --runc-binary), and
+// dockerd (the runtime registered by `runsc install`). ../shared/CLIENTS.md has what
+// these clients pass on these machines. A client that cannot be installed or started
+// fails the test with the reason.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// podmanUlimits: podman asks for nofile=1048576 by default, which this host's root
+// cannot grant (runc fails the same way).
+var podmanUlimits = []string{"--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"}
+
+func TestClientPodman(t *testing.T) {
+	needPackages(t, map[string]string{"podman": "podman", "conmon": "conmon"})
+	image := busyboxImage(t)
+	base := filepath.Join(buildDir, "podman")
+	os.RemoveAll(base)
+	for _, d := range []string{"root", "run", "tmp"} {
+		os.MkdirAll(filepath.Join(base, d), 0o700)
+	}
+	global := []string{"podman", "--root", filepath.Join(base, "root"), "--runroot", filepath.Join(base, "run"),
+		"--tmpdir", filepath.Join(base, "tmp"), "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
+		"--events-backend", "file"}
+	env := []string{"XDG_RUNTIME_DIR=" + filepath.Join(base, "run"), "CONTAINERS_CONF=/dev/null"}
+	if o := clientRun(t, env, append(global, "load", "-i", image)...); o.status != 0 {
+		t.Fatalf("podman load: %v", o)
+	}
+	for _, rt := range ociRuntimes(t) {
+		t.Run(rt.name, func(t *testing.T) {
+			before := takeSnapshot()
+			p := append(append([]string{}, global...), "--runtime", rt.path)
+			if rt.isRunsc() {
+				// Flags at create that later commands must not need (podman's cleanup
+				// calls delete --force with none of them).
+				p = append(p, "--runtime-flag", "overlay=memory")
+			}
+			run := func(args ...string) outcome {
+				t.Helper()
+				return clientRun(t, env, append(append([]string{}, p...), args...)...)
+			}
+			must := func(args ...string) string {
+				t.Helper()
+				o := run(args...)
+				if o.status != 0 {
+					t.Fatalf("podman %v: %v", args, o)
+				}
+				return o.stdout
+			}
+			runArgs := func(extra ...string) []string {
+				return append(append([]string{"run", "--network", "none"}, podmanUlimits...), extra...)
+			}
+			// Exit status.
+			if o := run(append(runArgs("--rm", imageName), "sh", "-c", "echo hello; exit 3")...); o.status != 3 || o.stdout != "hello\n" {
+				t.Errorf("podman run exit 3: %v", o)
+			}
+			// Environment and user.
+			if o := run(append(runArgs("--rm", "-e", "FOO=bar", "-u", "1000:1001", imageName), "sh", "-c", "echo $FOO; id -u; id -g")...); o.stdout != "bar\n1000\n1001\n" {
+				t.Errorf("podman run -e -u: %v", o)
+			}
+			// Bind mount and read-only root.
+			vol := filepath.Join(base, "vol-"+rt.name)
+			os.RemoveAll(vol)
+			os.MkdirAll(vol, 0o777)
+			os.WriteFile(filepath.Join(vol, "in"), []byte("host data\n"), 0o644)
+			o := run(append(runArgs("--rm", "--read-only", "-v", vol+":/data", imageName), "sh", "-c", "cat /data/in; echo out > /data/out; touch /rootfile && echo root-writable; true")...)
+			if o.status != 0 || !strings.Contains(o.stdout, "host data") || strings.Contains(o.stdout, "root-writable") {
+				t.Errorf("podman run --read-only -v: %v", o)
+			}
+			if b, _ := os.ReadFile(filepath.Join(vol, "out")); string(b) != "out\n" {
+				t.Errorf("the host does not see the write to the volume: %q", b)
+			}
+			// Detached, exec, pause, logs, stop, rm.
+			name := "c-" + rt.name
+			run("rm", "-f", name)
+			must(append(runArgs("-d", "--name", name, imageName), "sh", "-c", "echo started; trap 'exit 0' TERM; while true; do sleep 0.1; done")...)
+			waitFor(t, func() bool { return strings.Contains(run("logs", name).stdout, "started") }, "podman logs shows the output")
+			if o := run("exec", name, "sh", "-c", "echo in-exec; exit 4"); o.status != 4 || o.stdout != "in-exec\n" {
+				t.Errorf("podman exec: %v", o)
+			}
+			must("pause", name)
+			if s := must("inspect", "--format", "{{.State.Status}}", name); strings.TrimSpace(s) != "paused" {
+				t.Errorf("after pause: %q", s)
+			}
+			must("unpause", name)
+			if s := must("inspect", "--format", "{{.State.Status}}", name); strings.TrimSpace(s) != "running" {
+				t.Errorf("after unpause: %q", s)
+			}
+			start := time.Now()
+			must("stop", "-t", "10", name)
+			if d := time.Since(start); d > 8*time.Second {
+				t.Errorf("podman stop of a container that exits on SIGTERM took %v", d)
+			}
+			if s := must("inspect", "--format", "{{.State.ExitCode}}", name); strings.TrimSpace(s) != "0" {
+				t.Errorf("exit code after stop: %q", s)
+			}
+			must("rm", name)
+			// kill and wait.
+			must(append(runArgs("-d", "--name", name, imageName), "sleep", "1000")...)
+			must("kill", "-s", "KILL", name)
+			if o := run("wait", name); strings.TrimSpace(o.stdout) != "137" {
+				t.Errorf("podman wait after kill: %v", o)
+			}
+			must("rm", name)
+			// A terminal.
+			if o := run(append(runArgs("--rm", "-t", imageName), "sh", "-c", "test -t 1 && echo is-a-tty")...); !strings.Contains(o.stdout, "is-a-tty") {
+				t.Errorf("podman run -t: %v", o)
+			}
+			must(append(runArgs("-d", "--name", name, imageName), "sleep", "1000")...)
+			script := fmt.Sprintf("echo 'test -t 0 && echo exec-tty; exit 6' | %s exec -it %s sh", strings.Join(p, " "), name)
+			if o := clientRun(t, env, "script", "-qec", script, "/dev/null"); !strings.Contains(o.stdout, "exec-tty") {
+				t.Errorf("podman exec -it: %v", o)
+			}
+			must("rm", "-f", "-t", "0", name)
+			checkClientLeftovers(t, before)
+		})
+	}
+}
+
+// waitFor polls cond for up to 20 s.
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// clientSnapshot is what a client test must not leave: runtime processes (sandboxes,
+// gofers, runc inits) anywhere on the host.
+type clientSnapshot map[int]bool
+
+func takeSnapshot() clientSnapshot {
+	s := clientSnapshot{}
+	for _, p := range runtimeProcs() {
+		s[p.PID] = true
+	}
+	return s
+}
+
+func runtimeProcs() []procInfo {
+	var out []procInfo
+	for _, p := range allProcs() {
+		if len(p.Cmdline) == 0 {
+			continue
+		}
+		// Only OCI sandboxes: `runsc do` (which other tests may run meanwhile) has
+		// neither --container nor a gofer of another root than /.
+		cl := strings.Join(p.Cmdline, " ")
+		switch filepath.Base(p.Cmdline[0]) {
+		case "runsc-sandbox":
+			if strings.Contains(cl, " --container ") {
+				out = append(out, p)
+			}
+		case "runsc-gofer":
+			if !strings.Contains(cl, " --root=/ ") {
+				out = append(out, p)
+			}
+		case "runsc-exec-wait":
+			out = append(out, p)
+		}
+		if len(p.Cmdline) > 1 && filepath.Base(p.Cmdline[0]) == "runc" && p.Cmdline[1] == "init" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// checkClientLeftovers fails if runtime processes started during the test still run.
+func checkClientLeftovers(t *testing.T, before clientSnapshot) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var left []string
+		for _, p := range runtimeProcs() {
+			if !before[p.PID] && !strings.HasPrefix(p.Status["State"], "Z") {
+				left = append(left, fmt.Sprintf("pid %d: %s", p.PID, p.Name()))
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("runtime processes left running:\n  %s", strings.Join(left, "\n  "))
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
