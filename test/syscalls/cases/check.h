@@ -160,7 +160,7 @@ static char check_scratch[64];
  * removed (one level deep) by check_done. */
 CHECK_UNUSED static const char *scratch_dir(void) {
 	if (!check_scratch[0]) {
-		strcpy(check_scratch, "/tmp/runsc-check-XXXXXX");
+		strcpy(check_scratch, "/tmp/conformance-XXXXXX");
 		if (!mkdtemp(check_scratch)) {
 			perror("mkdtemp");
 			exit(2);
