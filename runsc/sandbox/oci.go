@@ -82,6 +82,11 @@ func StartContainer(a ContainerArgs) (*Started, error) {
 		return nil, err
 	}
 	defer logs.close()
+	if logs.boot == os.Stderr {
+		// Debug logs of a container's sandbox go to --debug-log only: the CLI's stderr
+		// belongs to the client, which may wait for every holder of it to close it.
+		logs.boot = nil
+	}
 
 	var started []*exec.Cmd
 	cleanup := func() {
@@ -115,7 +120,11 @@ func StartContainer(a ContainerArgs) (*Started, error) {
 		c := exec.Command(selfExe, args...)
 		c.Args[0] = "runsc-gofer"
 		c.ExtraFiles = []*os.File{ge}
-		c.Stderr = logs.goferOut()
+		// Not the CLI's stderr: a client that reads `create`'s output through a pipe
+		// (the containerd shim does with a terminal) would wait for the gofer to close it.
+		if logs.gofer != nil {
+			c.Stderr = logs.gofer
+		}
 		c.SysProcAttr = &syscall.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET,
 			Setsid:     true,

@@ -7,8 +7,10 @@ package e2e
 // fails the test with the reason.
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -197,4 +199,117 @@ func checkClientLeftovers(t *testing.T, before clientSnapshot) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// startContainerd starts containerd with private root, state and socket; it returns
+// the ctr command prefix.
+func startContainerd(t *testing.T) []string {
+	t.Helper()
+	needPackages(t, map[string]string{"containerd": "containerd", "ctr": "containerd"})
+	base := filepath.Join(buildDir, "containerd")
+	os.RemoveAll(base)
+	os.MkdirAll(base, 0o700)
+	sock := filepath.Join(base, "containerd.sock")
+	cfg := fmt.Sprintf(`version = 2
+root = %q
+state = %q
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = %q
+[ttrpc]
+  address = %q
+`, filepath.Join(base, "root"), filepath.Join(base, "state"), sock, sock+".ttrpc")
+	cfgPath := filepath.Join(base, "config.toml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctr := []string{"ctr", "--address", sock}
+	startDaemon(t, "containerd", []string{"containerd", "--config", cfgPath}, func() error {
+		o := clientRunQuiet(append(ctr, "version")...)
+		if o.status != 0 {
+			return fmt.Errorf("ctr version: %s", o.stderr)
+		}
+		return nil
+	})
+	return ctr
+}
+
+func TestClientContainerd(t *testing.T) {
+	ctr := startContainerd(t)
+	image := busyboxImage(t)
+	if o := clientRun(t, nil, append(ctr, "images", "import", image)...); o.status != 0 {
+		t.Fatalf("ctr images import: %v", o)
+	}
+	for _, rt := range ociRuntimes(t) {
+		t.Run(rt.name, func(t *testing.T) {
+			before := takeSnapshot()
+			runtime := []string{"--runtime", "io.containerd.runc.v2", "--runc-binary", rt.path}
+			run := func(args ...string) outcome {
+				t.Helper()
+				return clientRun(t, nil, append(append([]string{}, ctr...), args...)...)
+			}
+			must := func(args ...string) string {
+				t.Helper()
+				o := run(args...)
+				if o.status != 0 {
+					t.Fatalf("ctr %v: %v", args, o)
+				}
+				return o.stdout
+			}
+			ctrRun := func(extra ...string) []string {
+				return append(append([]string{"run"}, runtime...), extra...)
+			}
+			id := "c-" + rt.name
+			// Exit status and output.
+			if o := run(append(ctrRun("--rm", imageName, id+"-1"), "sh", "-c", "echo hello; exit 3")...); o.status != 3 || o.stdout != "hello\n" {
+				t.Errorf("ctr run exit 3: %v", o)
+			}
+			// A failing create: the shim shows the runtime's error (log.json's msg).
+			if o := run(append(ctrRun("--rm", imageName, id+"-2"), "/no/such/program")...); o.status == 0 || !strings.Contains(o.stderr, "no/such/program") {
+				t.Errorf("ctr run of a missing program: %v", o)
+			}
+			run("container", "rm", id+"-2")
+			// Detached task: ps, exec, pause, resume, kill.
+			must(append(ctrRun("-d", imageName, id), "sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done")...)
+			if out := must("task", "ps", id); !strings.Contains(out, "PID") {
+				t.Errorf("ctr task ps: %q", out)
+			}
+			if o := run("task", "exec", "--exec-id", "e1", id, "sh", "-c", "echo in-exec; exit 4"); o.status != 4 || o.stdout != "in-exec\n" {
+				t.Errorf("ctr task exec: %v", o)
+			}
+			must("task", "pause", id)
+			if out := must("task", "ls"); !strings.Contains(out, "PAUSED") {
+				t.Errorf("after pause: %q", out)
+			}
+			must("task", "resume", id)
+			if out := must("task", "ls"); !strings.Contains(out, "RUNNING") {
+				t.Errorf("after resume: %q", out)
+			}
+			// A terminal, for exec and run (ctr needs one on its own stdin).
+			script := strings.Join(ctr, " ") + " task exec -t --exec-id e2 " + id + " sh -c 'test -t 0 && echo exec-tty'"
+			if o := clientRun(t, nil, "script", "-qec", script, "/dev/null"); !strings.Contains(o.stdout, "exec-tty") {
+				t.Errorf("ctr task exec -t: %v", o)
+			}
+			must("task", "kill", id) // SIGTERM: the shell traps it and exits 7
+			waitFor(t, func() bool { return strings.Contains(must("task", "ls"), "STOPPED") }, "the task stops")
+			must("task", "rm", id)
+			must("container", "rm", id)
+			script = strings.Join(ctr, " ") + " run --rm -t " + strings.Join(runtime, " ") + " " + imageName + " " + id + "-3 sh -c 'test -t 1 && echo run-tty'"
+			if o := clientRun(t, nil, "script", "-qec", script, "/dev/null"); !strings.Contains(o.stdout, "run-tty") {
+				t.Errorf("ctr run -t: %v", o)
+			}
+			checkClientLeftovers(t, before)
+		})
+	}
+}
+
+// clientRunQuiet runs a command without logging it (readiness probes).
+func clientRunQuiet(args ...string) outcome {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Run()
+	return outcome{status: exitStatus(cmd.ProcessState), stdout: out.String(), stderr: errb.String()}
 }
