@@ -8,6 +8,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -312,4 +313,127 @@ func clientRunQuiet(args ...string) outcome {
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.Run()
 	return outcome{status: exitStatus(cmd.ProcessState), stdout: out.String(), stderr: errb.String()}
+}
+
+func TestClientDocker(t *testing.T) {
+	needPackages(t, map[string]string{"dockerd": "docker.io", "containerd": "containerd"})
+	dockerCLI := "/usr/bin/docker" // Debian's client, of the daemon's version
+	if _, err := os.Stat(dockerCLI); err != nil {
+		t.Fatalf("docker.io is installed but %s is missing", dockerCLI)
+	}
+	image := busyboxImage(t)
+	base := filepath.Join(buildDir, "docker")
+	os.RemoveAll(base)
+	os.MkdirAll(base, 0o700)
+	sock := filepath.Join(base, "docker.sock")
+	cfgPath := filepath.Join(base, "daemon.json")
+	cfg := fmt.Sprintf(`{"data-root": %q, "exec-root": %q, "pidfile": %q, "hosts": ["unix://%s"],
+  "storage-driver": "vfs", "iptables": false, "ip6tables": false, "bridge": "none"}`,
+		filepath.Join(base, "data"), filepath.Join(base, "exec"), filepath.Join(base, "docker.pid"), sock)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The runtime is registered the way users do it.
+	if o := clientRun(t, nil, runscBinary(t), "install", "--config-file", cfgPath); o.status != 0 {
+		t.Fatalf("runsc install: %v", o)
+	}
+	docker := []string{dockerCLI, "-H", "unix://" + sock}
+	startDaemon(t, "dockerd", []string{"dockerd", "--config-file", cfgPath}, func() error {
+		o := clientRunQuiet(append(docker, "version")...)
+		if o.status != 0 {
+			return fmt.Errorf("docker version: %s", o.stderr)
+		}
+		return nil
+	})
+	if o := clientRun(t, nil, append(docker, "load", "-i", image)...); o.status != 0 {
+		t.Fatalf("docker load: %v", o)
+	}
+	img := strings.TrimPrefix(imageName, "docker.io/library/")
+	for _, rt := range ociRuntimes(t) {
+		t.Run(rt.name, func(t *testing.T) {
+			before := takeSnapshot()
+			run := func(args ...string) outcome {
+				t.Helper()
+				return clientRun(t, nil, append(append([]string{}, docker...), args...)...)
+			}
+			must := func(args ...string) string {
+				t.Helper()
+				o := run(args...)
+				if o.status != 0 {
+					t.Fatalf("docker %v: %v", args, o)
+				}
+				return o.stdout
+			}
+			drun := func(extra ...string) []string {
+				return append([]string{"run", "--runtime=" + rt.name, "--network", "none"}, extra...)
+			}
+			if o := run(append(drun("--rm", img), "sh", "-c", "echo hello; exit 3")...); o.status != 3 || o.stdout != "hello\n" {
+				t.Errorf("docker run exit 3: %v", o)
+			}
+			name := "d-" + rt.name
+			run("rm", "-f", name)
+			must(append(drun("-d", "--name", name, img), "sh", "-c", "echo started; trap 'exit 0' TERM; while true; do sleep 0.1; done")...)
+			waitFor(t, func() bool { return strings.Contains(run("logs", name).stdout, "started") }, "docker logs shows the output")
+			if o := run("exec", name, "sh", "-c", "echo in-exec; exit 4"); o.status != 4 || o.stdout != "in-exec\n" {
+				t.Errorf("docker exec: %v", o)
+			}
+			if out := must("top", name); !strings.Contains(out, "PID") || strings.Count(strings.TrimSpace(out), "\n") < 1 {
+				t.Errorf("docker top: %q", out)
+			}
+			script := strings.Join(docker, " ") + " exec -it " + name + " sh -c 'test -t 0 && echo exec-tty'"
+			if o := clientRun(t, nil, "script", "-qec", script, "/dev/null"); !strings.Contains(o.stdout, "exec-tty") {
+				t.Errorf("docker exec -it: %v", o)
+			}
+			must("stop", "-t", "10", name)
+			if s := must("inspect", "--format", "{{.State.ExitCode}}", name); strings.TrimSpace(s) != "0" {
+				t.Errorf("exit code after stop: %q", s)
+			}
+			must("rm", name)
+			script = strings.Join(docker, " ") + " " + strings.Join(drun("--rm", "-it", img), " ") + " sh -c 'test -t 0 && echo run-it'"
+			if o := clientRun(t, nil, "script", "-qec", script, "/dev/null"); !strings.Contains(o.stdout, "run-it") {
+				t.Errorf("docker run -it: %v", o)
+			}
+			checkClientLeftovers(t, before)
+		})
+	}
+}
+
+func TestInstallUninstall(t *testing.T) {
+	cfg := filepath.Join(buildDir, "install-daemon.json")
+	os.WriteFile(cfg, []byte(`{"storage-driver": "vfs", "log-opts": {"max-size": "10m"}, "runtimes": {"other": {"path": "/usr/bin/other"}}}`), 0o644)
+	defer os.Remove(cfg)
+	runsc := runscBinary(t)
+	if o := clientRun(t, nil, runsc, "install", "--config-file", cfg, "--runtime", "sandboxed", "--", "--platform=ptrace", "--debug"); o.status != 0 {
+		t.Fatalf("install: %v", o)
+	}
+	var got map[string]any
+	b, _ := os.ReadFile(cfg)
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("daemon.json after install: %v\n%s", err, b)
+	}
+	rts, _ := got["runtimes"].(map[string]any)
+	rt, _ := rts["sandboxed"].(map[string]any)
+	if rt["path"] != runsc || fmt.Sprint(rt["runtimeArgs"]) != "[--platform=ptrace --debug]" || rts["other"] == nil || got["storage-driver"] != "vfs" || got["log-opts"] == nil {
+		t.Errorf("daemon.json after install:\n%s", b)
+	}
+	if o := clientRun(t, nil, runsc, "uninstall", "--config-file", cfg, "--runtime", "sandboxed"); o.status != 0 {
+		t.Fatalf("uninstall: %v", o)
+	}
+	b, _ = os.ReadFile(cfg)
+	got = nil
+	json.Unmarshal(b, &got)
+	rts, _ = got["runtimes"].(map[string]any)
+	if rts["sandboxed"] != nil || rts["other"] == nil || got["storage-driver"] != "vfs" {
+		t.Errorf("daemon.json after uninstall:\n%s", b)
+	}
+	if o := clientRun(t, nil, runsc, "uninstall", "--config-file", cfg, "--runtime", "sandboxed"); o.status == 0 {
+		t.Errorf("uninstall of a runtime that is not there succeeded")
+	}
+	os.WriteFile(cfg, []byte("not json"), 0o644)
+	if o := clientRun(t, nil, runsc, "install", "--config-file", cfg); o.status == 0 {
+		t.Errorf("install into a malformed daemon.json succeeded")
+	}
+	if b, _ := os.ReadFile(cfg); string(b) != "not json" {
+		t.Errorf("a malformed daemon.json was changed: %q", b)
+	}
 }
