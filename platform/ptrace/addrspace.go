@@ -104,7 +104,7 @@ func (a *addressSpace) deadErr() error {
 	return fmt.Errorf("address space (stub %d) released: %w", a.pid, errStubDead)
 }
 
-// Release kills the stub process and reaps it.
+// Release kills the stub process and leaves it to the reaper.
 func (a *addressSpace) Release() {
 	a.releaseOnce.Do(func() {
 		a.dead.Store(true)
@@ -225,7 +225,6 @@ func checkDeferred(inj *injection, r uintptr) error {
 	}
 	return nil
 }
-
 
 // park makes t, a stopped thread that the calling OS thread traces and that was just
 // unregistered, a spare: it points the thread at the stub's pause loop and detaches it.
@@ -364,23 +363,25 @@ func (a *addressSpace) MapFile(addr uintptr, fd int, offset, length uint64, perm
 	return nil
 }
 
+// userRange page-aligns [addr, addr+length) outward and clips it to the user range.
+func userRange(addr, length uintptr) (start, end uintptr, ok bool) {
+	end = addr + length
+	if end < addr {
+		end = maxUserAddress
+	}
+	start = addr &^ (pageSize - 1)
+	end = (end + pageSize - 1) &^ (pageSize - 1)
+	start = max(start, minUserAddress)
+	end = min(end, maxUserAddress)
+	return start, end, start < end
+}
+
 // Unmap implements platform.AddressSpace.Unmap. A failure to unmap would leave the
 // application with access to memory the sentry may hand to someone else, so it kills the
 // stub (later Switches fail).
 func (a *addressSpace) Unmap(addr, length uintptr) {
-	end := addr + length
-	if end < addr {
-		end = maxUserAddress
-	}
-	addr &^= pageSize - 1
-	end = (end + pageSize - 1) &^ (pageSize - 1)
-	if addr < minUserAddress {
-		addr = minUserAddress
-	}
-	if end > maxUserAddress {
-		end = maxUserAddress
-	}
-	if addr >= end {
+	addr, end, ok := userRange(addr, length)
+	if !ok {
 		return
 	}
 	r, err := a.syscall(sysMunmap, addr, end-addr)

@@ -53,6 +53,10 @@ func (c *context) Switch(as platform.AddressSpace, ac *arch.Context) (platform.T
 	if !ok {
 		return platform.Trap{}, fmt.Errorf("ptrace: Switch into a foreign address space %T", as)
 	}
+	if a.dead.Load() {
+		// Never resume a thread of a stub that is being killed or released.
+		return platform.Trap{}, fmt.Errorf("ptrace: Switch: %w", a.deadErr())
+	}
 	t := c.t
 	if t == nil || t.as != a || t.dead {
 		var err error

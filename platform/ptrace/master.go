@@ -408,9 +408,55 @@ func reapStub(pid int32, tids []int32) {
 	reapThread(pid, &status)
 }
 
-// reap collects a killed stub process (see reapStub).
+// reapJob is a killed stub process for the reaper: its main thread and the task threads
+// that were registered when it was killed.
+type reapJob struct {
+	pid  int32
+	tids []int32
+}
+
+// reapQueue bounds the stubs waiting for the reaper; past it, reap waits.
+const reapQueue = 256
+
+// reap collects a killed stub process (see reapStub) in the background: the reaper
+// goroutine waits for its threads to die. The caller need not wait: a stub sent SIGKILL
+// never returns to user mode.
 func (p *ptracePlatform) reap(pid int32, tids []int32) {
-	reapStub(pid, tids)
+	p.reapMu.Lock()
+	if p.reapq == nil && !p.reapClosed {
+		p.reapq = make(chan reapJob, reapQueue)
+		p.reaperDone = make(chan struct{})
+		go func() {
+			defer close(p.reaperDone)
+			for j := range p.reapq {
+				reapStub(j.pid, j.tids)
+			}
+		}()
+	}
+	queued := false
+	if !p.reapClosed {
+		select {
+		case p.reapq <- reapJob{pid, tids}:
+			queued = true
+		default:
+		}
+	}
+	p.reapMu.Unlock()
+	if !queued {
+		reapStub(pid, tids)
+	}
+}
+
+// stopReaper makes the reaper finish its queue and exit, for close.
+func (p *ptracePlatform) stopReaper() {
+	p.reapMu.Lock()
+	q := p.reapq
+	p.reapClosed = true
+	p.reapMu.Unlock()
+	if q != nil {
+		close(q)
+		<-p.reaperDone
+	}
 }
 
 // close stops the master and kills the template and the pooled stubs. Address spaces still

@@ -45,7 +45,7 @@
 // memfd_create, fcntl, pwrite64, openat, clone, execve and, in stubs, close_range, prctl,
 // seccomp, mmap, munmap, mprotect, clone, pause, exit.
 //
-// Lock order: addressSpace.mu is a leaf. Contexts take no locks on the Switch path; they
+// Lock order: addressSpace.mu and ptracePlatform.reapMu are leaves. Contexts take no locks on the Switch path; they
 // synchronize with Interrupt through atomics only.
 package ptrace
 
@@ -78,6 +78,12 @@ type ptracePlatform struct {
 	// The master goroutine (master.go), started by the first NewAddressSpace.
 	masterOnce sync.Once
 	m          *master
+
+	// The reaper goroutine collects killed stubs (reap); reapMu guards these fields.
+	reapMu     sync.Mutex
+	reapq      chan reapJob
+	reapClosed bool
+	reaperDone chan struct{}
 }
 
 // master returns the platform's master, starting it if needed.
@@ -93,6 +99,7 @@ func (p *ptracePlatform) close() {
 	if p.m != nil {
 		p.m.close()
 	}
+	p.stopReaper()
 	p.stubFile.Close()
 }
 

@@ -583,9 +583,7 @@ func TestReleaseAndLimits(t *testing.T) {
 	}
 
 	as.Release()
-	if _, err := os.Stat(fmt.Sprintf("/proc/%d", a.pid)); err == nil {
-		t.Errorf("stub %d still exists after Release", a.pid)
-	}
+	waitReaped(t, a.pid)
 	if err := as.MapFile(0x800000, h.memFD, 0, pageSize, platform.ReadWrite); err == nil {
 		t.Errorf("MapFile after Release succeeded")
 	}
@@ -947,9 +945,7 @@ func TestThreadReuse(t *testing.T) {
 	}
 	// Releasing the address space takes the spares with it.
 	as.Release()
-	if _, err := os.Stat(fmt.Sprintf("/proc/%d", a.pid)); err == nil {
-		t.Errorf("stub %d still exists after Release", a.pid)
-	}
+	waitReaped(t, a.pid)
 }
 
 // stubMaps returns the stub's mappings other than the stub page and [vsyscall].
@@ -1166,9 +1162,7 @@ func TestStubPool(t *testing.T) {
 	<-done
 	// The killed stubs were reaped.
 	for _, s := range killed {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", s.pid)); err == nil {
-			t.Errorf("stub %d, killed in the pool, was not reaped", s.pid)
-		}
+		waitReaped(t, s.pid)
 	}
 }
 
@@ -1235,4 +1229,51 @@ func childPids(t *testing.T) []int32 {
 		}
 	}
 	return pids
+}
+
+// waitReaped waits until process pid, killed, has been reaped (the reaper runs in the
+// background).
+func waitReaped(t *testing.T, pid int32) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			t.Errorf("stub %d not reaped: %s", pid, st)
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestReleaseWithLiveThreads: Release of an address space whose threads are still held by
+// contexts kills them, and the reaper collects the whole stub; the contexts then fail
+// cleanly.
+func TestReleaseWithLiveThreads(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	h.setCode(0, code{}.movEAX(39).syscall().jmpSelf())
+	for i := 0; i < 5; i++ {
+		as := h.newAS()
+		a := as.(*addressSpace)
+		var cs []platform.Context
+		for j := 0; j < 3; j++ {
+			c := h.newContext()
+			ac := &arch.Context{Regs: regsAt(codeAddr)}
+			wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
+			cs = append(cs, c)
+		}
+		as.Release()
+		for _, c := range cs {
+			ac := &arch.Context{Regs: regsAt(codeAddr)}
+			if _, err := c.Switch(as, ac); err == nil {
+				t.Errorf("Switch into a released address space succeeded")
+			}
+			c.Release()
+		}
+		waitReaped(t, a.pid)
+	}
 }
