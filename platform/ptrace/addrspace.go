@@ -37,6 +37,10 @@ type addressSpace struct {
 	// stubCPU is the CPU the main thread is pinned to; used by the master goroutine only.
 	stubCPU int
 
+	// mapped is what MapFile mapped and Unmap did not remove, for Protect.
+	mapMu  sync.Mutex
+	mapped rangeSet
+
 	mu sync.Mutex
 	// threads are the live task threads, by stub tid. Whoever removes a thread from it
 	// (Context.Release, or Release) reaps it.
@@ -52,6 +56,8 @@ type addressSpace struct {
 	// Whenever pending is not empty, threads is empty.
 	pending []injection
 }
+
+var _ platform.Protector = (*addressSpace)(nil)
 
 // maxPending bounds the deferred injections of an address space; past it they go to the
 // master.
@@ -360,6 +366,9 @@ func (a *addressSpace) MapFile(addr uintptr, fd int, offset, length uint64, perm
 		a.fail(err)
 		return err
 	}
+	a.mapMu.Lock()
+	a.mapped.add(addr, addr+uintptr(length))
+	a.mapMu.Unlock()
 	return nil
 }
 
@@ -384,6 +393,9 @@ func (a *addressSpace) Unmap(addr, length uintptr) {
 	if !ok {
 		return
 	}
+	a.mapMu.Lock()
+	a.mapped.remove(addr, end)
+	a.mapMu.Unlock()
 	r, err := a.syscall(sysMunmap, addr, end-addr)
 	if err == nil {
 		err = errnoResult(r)
@@ -391,6 +403,36 @@ func (a *addressSpace) Unmap(addr, length uintptr) {
 	if err != nil && !a.dead.Load() {
 		a.fail(fmt.Errorf("munmap [%#x, %#x): %w", addr, end, err))
 	}
+}
+
+// Protect implements platform.Protector: it changes the permissions of the mapped parts
+// of [addr, addr+length) in place, with one mprotect per run of mapped pages (mprotect
+// itself stops at the first hole). The sentry uses it to take write access away from a
+// parent's private pages at fork, which then keeps read access to them instead of
+// faulting every one back in. Should an mprotect fail, the range is unmapped instead:
+// access only shrinks either way.
+func (a *addressSpace) Protect(addr, length uintptr, perms platform.Access) error {
+	addr, end, ok := userRange(addr, length)
+	if !ok {
+		return nil
+	}
+	a.mapMu.Lock()
+	runs := a.mapped.intersect(addr, end, nil)
+	a.mapMu.Unlock()
+	for _, r := range runs {
+		v, err := a.syscall(sysMprotect, r.start, r.end-r.start, uintptr(perms.Prot()))
+		if err != nil {
+			return fmt.Errorf("ptrace: mprotect [%#x, %#x): %w", r.start, r.end, err)
+		}
+		if errnoResult(v) != nil {
+			a.Unmap(addr, end-addr)
+			break
+		}
+	}
+	if a.dead.Load() {
+		return a.deadErr()
+	}
+	return nil
 }
 
 // describeStatus describes any wait status.

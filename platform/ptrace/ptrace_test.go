@@ -1277,3 +1277,64 @@ func TestReleaseWithLiveThreads(t *testing.T) {
 		waitReaped(t, a.pid)
 	}
 }
+
+// TestProtect: Protect changes the permissions of every mapped run of a range with holes,
+// leaves the holes unmapped, and works before the first thread (deferred) too.
+func TestProtect(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	for _, deferred := range []bool{false, true} {
+		as, err := h.p.NewAddressSpace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := as.(*addressSpace)
+		h.mapFile(as, codeAddr, 0, 2*pageSize, platform.Access{Read: true, Execute: true})
+		h.mapFile(as, dataAddr, dataOff, pageSize, platform.ReadWrite)
+		h.mapFile(as, stackAddr, stackOff, pageSize, platform.ReadWrite)
+		// extraAddr: page, hole, two pages (the second mapped separately), hole, page.
+		h.mapFile(as, extraAddr, extraOff, pageSize, platform.ReadWrite)
+		h.mapFile(as, extraAddr+2*pageSize, extraOff, pageSize, platform.ReadWrite)
+		h.mapFile(as, extraAddr+3*pageSize, extraOff, pageSize, platform.ReadWrite)
+		h.mapFile(as, extraAddr+5*pageSize, extraOff, pageSize, platform.ReadWrite)
+		c := h.newContext()
+		// loop: mov rax, [rbx]; syscall(39) -- then a store to [rbx].
+		h.setCode(0, code{}.loadRAXFromRBX().movEAX(39).syscall().storeRAXAtRBX().movEAX(39).syscall().jmpSelf())
+		ac := &arch.Context{Regs: regsAt(codeAddr)}
+		ac.Regs.Rbx = dataAddr
+		if !deferred {
+			wantSyscall(t, mustSwitch(t, c, as, ac), ac, 39)
+		}
+		if err := as.(platform.Protector).Protect(extraAddr, 6*pageSize, platform.Read); err != nil {
+			t.Fatalf("Protect: %v", err)
+		}
+		for _, tc := range []struct {
+			addr  uintptr
+			fault int32 // 0: none, 1: SEGV_MAPERR, 2: SEGV_ACCERR
+		}{
+			{extraAddr, 2}, {extraAddr + pageSize, 1}, {extraAddr + 2*pageSize, 2},
+			{extraAddr + 3*pageSize, 2}, {extraAddr + 4*pageSize, 1}, {extraAddr + 5*pageSize, 2},
+			{dataAddr, 0},
+		} {
+			ac.Regs = regsAt(codeAddr)
+			ac.Regs.Rbx = uint64(tc.addr)
+			trap := mustSwitch(t, c, as, ac)
+			if tc.fault == 1 {
+				if trap.Kind != platform.TrapFault || trap.Code != 1 {
+					t.Errorf("load at %#x: %+v, want SEGV_MAPERR", tc.addr, trap)
+				}
+				continue
+			}
+			wantSyscall(t, trap, ac, 39) // the load works
+			trap = mustSwitch(t, c, as, ac)
+			if tc.fault == 0 {
+				wantSyscall(t, trap, ac, 39)
+			} else if trap.Kind != platform.TrapFault || trap.Code != 2 || trap.Addr != tc.addr {
+				t.Errorf("store at %#x: %+v, want SEGV_ACCERR", tc.addr, trap)
+			}
+		}
+		c.Release()
+		as.Release()
+		waitReaped(t, a.pid)
+	}
+}
