@@ -132,8 +132,9 @@ func (a *addressSpace) Release() {
 // newThread gives the calling OS thread, whose tid is tracer, a stub thread that it
 // traces: a parked spare if there is one, or else a new thread that the master clones at
 // the stub's clone point. Either way the thread sleeps untraced in the stub's pause loop
-// until the caller seizes and interrupts it.
-func (a *addressSpace) newThread(tracer int32) (*stubThread, error) {
+// until the caller seizes and interrupts it. If cpu >= 0 the thread is pinned to it
+// first, so that the interrupt does not wake it on another CPU (see context.pin).
+func (a *addressSpace) newThread(tracer int32, cpu int) (*stubThread, error) {
 	var tid int32
 	a.mu.Lock()
 	if n := len(a.spares); n > 0 {
@@ -160,6 +161,11 @@ func (a *addressSpace) newThread(tracer int32) (*stubThread, error) {
 		return nil, err
 	}
 	t := &stubThread{as: a, tid: tid, tracer: tracer}
+	if cpu >= 0 {
+		var set unix.CPUSet
+		set.Set(cpu)
+		unix.SchedSetaffinity(int(tid), &set)
+	}
 	if err := ptraceReq(unix.PTRACE_INTERRUPT, tid, 0, 0); err != nil {
 		err = fmt.Errorf("PTRACE_INTERRUPT of new stub thread %d: %w", tid, err)
 		a.fail(err)

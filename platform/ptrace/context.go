@@ -208,14 +208,17 @@ func (c *context) attach(a *addressSpace, ac *arch.Context) (*stubThread, error)
 		c.dropThread(old)
 		c.t = nil
 	}
-	t, err := a.newThread(c.tracer)
+	cpu := -1
+	if !c.noPin {
+		if cpu = c.cpu; cpu < 0 {
+			cpu = getcpu() // where settle is about to pin us both
+		}
+	}
+	t, err := a.newThread(c.tracer, cpu)
 	if err != nil {
 		return nil, err
 	}
 	c.t = t
-	if c.cpu >= 0 {
-		c.pinThread(t.tid, c.cpu)
-	}
 	return t, nil
 }
 
