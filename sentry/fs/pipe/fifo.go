@@ -221,10 +221,14 @@ func (p *Pipe) open(ctx vfs.Context, flags uint32, isPipe bool) (*File, error) {
 // open of the other side. It wakes the other side's waiting opens first.
 func (p *Pipe) waitPartnerLocked(ctx vfs.Context, w *waiter, counter *uint64) error {
 	start := *counter
+	// Wake the other side's waiting opens (for our open) before waiting ourselves, so
+	// that we are not woken by our own notification.
+	p.mu.Unlock()
+	p.queue.Notify(eventPartner)
+	p.mu.Lock()
 	for *counter == start {
 		w.arm(&p.queue, eventPartner)
 		p.mu.Unlock()
-		p.queue.Notify(eventPartner)
 		err := vfs.Wait(ctx, w.ch)
 		p.mu.Lock()
 		if err != nil && *counter == start {

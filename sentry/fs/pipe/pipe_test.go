@@ -3,6 +3,7 @@ package pipe
 import (
 	"bytes"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,12 +15,14 @@ import (
 // ctx is a test context whose waits can be interrupted by closing intr.
 type ctx struct {
 	*vfs.KernelContext
-	intr chan struct{}
+	intr   chan struct{}
+	blocks atomic.Int32 // waits begun
 }
 
 func newCtx() *ctx { return &ctx{KernelContext: vfs.NewKernelContext(), intr: make(chan struct{})} }
 
 func (c *ctx) Block(ch <-chan struct{}, deadline time.Time) (bool, bool) {
+	c.blocks.Add(1)
 	select {
 	case <-ch:
 		return true, false
@@ -441,10 +444,15 @@ func TestFIFOOpen(t *testing.T) {
 	}
 	r.DecRef()
 
-	// A blocking reader waits for a writer, and the reverse.
+	// A blocking reader waits for a writer (without spinning), and the reverse.
 	done := make(chan *vfs.FileDescription)
+	rc := newCtx()
 	go func() {
-		f, err := open(unix.O_RDONLY)
+		impl, opts, err := openFIFO(rc, vd, unix.O_RDONLY)
+		var f *vfs.FileDescription
+		if err == nil {
+			f = vfs.NewFileDescription(vd, impl, unix.O_RDONLY, opts)
+		}
 		if err != nil {
 			t.Error(err)
 		}
@@ -455,6 +463,9 @@ func TestFIFOOpen(t *testing.T) {
 	case <-done:
 		t.Fatal("O_RDONLY open did not wait for a writer")
 	default:
+	}
+	if n := rc.blocks.Load(); n > 2 {
+		t.Errorf("a waiting open blocked %d times in 10ms: it spins", n)
 	}
 	w, err = open(unix.O_WRONLY)
 	if err != nil {
