@@ -90,7 +90,8 @@ type Platform interface {
 	// NewAddressSpace returns an empty address space.
 	NewAddressSpace() (AddressSpace, error)
 	// NewContext returns a context to run one task. A context is used only by the
-	// goroutine of its task, which the sentry keeps locked to one OS thread.
+	// goroutine of its task, which the sentry keeps locked to one OS thread (at least
+	// until Context.Release).
 	NewContext() (Context, error)
 }
 
@@ -127,7 +128,11 @@ type Context interface {
 	// Interrupt makes a concurrent Switch return TrapInterrupted soon, or the next
 	// Switch return it at once if none is running. Any goroutine may call it.
 	Interrupt()
-	// Release frees the context's host resources; the task is gone.
+	// Release frees the context's host resources; the task is gone. Called on the task
+	// goroutine after its last Switch, it leaves nothing of the platform's tied to that
+	// goroutine's OS thread (ptrace: the thread traces nothing any more and has its CPU
+	// affinity back), so the goroutine may then unlock it (runtime.UnlockOSThread) and
+	// let the Go runtime reuse the thread rather than end it with the goroutine.
 	Release()
 }
 

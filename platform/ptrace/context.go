@@ -317,8 +317,10 @@ func (c *context) Interrupt() {
 
 // Release implements platform.Context.Release. It must be called on the task goroutine
 // (the tracer): then the stub thread is parked for reuse or exits, and the OS thread
-// traces nothing any more. Called elsewhere, it cannot touch the stub thread, which then
-// lives until its address space is released.
+// traces nothing any more (a thread of a stub whose address space was released first is
+// dying with it, and is the reaper's to collect) and gets its CPU affinity back, so that
+// the task goroutine may unlock it for the Go runtime to reuse. Called elsewhere, it
+// cannot touch the stub thread, which then lives until its address space is released.
 func (c *context) Release() {
 	if t := c.t; t != nil {
 		c.dropThread(t)

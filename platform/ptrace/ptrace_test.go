@@ -1338,3 +1338,60 @@ func TestProtect(t *testing.T) {
 		waitReaped(t, a.pid)
 	}
 }
+
+// TestReleaseLeavesThreadClean: once a context is released on its task goroutine, the
+// goroutine may unlock its OS thread (platform.Context.Release): task goroutines run one
+// after another that do so reuse OS threads, and a stub thread is never traced by an OS
+// thread whose task is gone.
+func TestReleaseLeavesThreadClean(t *testing.T) {
+	h := newHarness(t)
+	as := h.newAS()
+	a := as.(*addressSpace)
+	h.setCode(0, code{}.movEAX(39).syscall().jmpSelf())
+	seen := map[int]bool{}
+	reused := 0
+	var orig unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &orig); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		tids := make(chan int, 1)
+		go func() {
+			runtime.LockOSThread() // as the sentry's task goroutine
+			c := h.newContext()
+			ac := &arch.Context{Regs: regsAt(codeAddr)}
+			if _, err := c.Switch(as, ac); err != nil {
+				t.Error(err)
+			}
+			c.Release()
+			var set unix.CPUSet
+			if err := unix.SchedGetaffinity(0, &set); err != nil || set != orig {
+				t.Errorf("CPU affinity after Release: %v (%v), want %v", set, err, orig)
+			}
+			tids <- unix.Gettid()
+			runtime.UnlockOSThread()
+		}()
+		tid := <-tids
+		if seen[tid] {
+			reused++
+		}
+		seen[tid] = true
+		time.Sleep(time.Millisecond) // let the goroutine end
+	}
+	if reused == 0 {
+		t.Errorf("20 task goroutines ran on 20 distinct OS threads")
+	}
+	// No thread of the stub is traced by anyone: they are all parked.
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", a.pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() == fmt.Sprint(a.pid) {
+			continue
+		}
+		if st := procStatus(t, fmt.Sprintf("/proc/%d/task/%s/status", a.pid, e.Name())); st["TracerPid"] != "0" {
+			t.Errorf("stub thread %s traced by %s after every context was released", e.Name(), st["TracerPid"])
+		}
+	}
+}
