@@ -781,10 +781,24 @@ func benchRoundTrip(b *testing.B, noPin bool) {
 }
 
 // BenchmarkMapFileMaster measures MapFile from a goroutine that traces no stub thread of
-// the address space: the request goes through the master goroutine.
+// an address space that has one: the request goes through the master goroutine.
 func BenchmarkMapFileMaster(b *testing.B) {
 	h := newHarness(b)
 	as := h.newAS()
+	h.setCode(0, code{}.movEAX(39).syscall().jmpSelf())
+	started, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		c := h.newContext()
+		ac := &arch.Context{Regs: regsAt(codeAddr)}
+		mustSwitch(b, c, as, ac)
+		close(started)
+		<-done
+		c.Release()
+	}()
+	<-started
+	defer close(done)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := as.MapFile(extraAddr, h.memFD, extraOff, pageSize, platform.ReadWrite); err != nil {
@@ -1393,5 +1407,48 @@ func TestReleaseLeavesThreadClean(t *testing.T) {
 		if st := procStatus(t, fmt.Sprintf("/proc/%d/task/%s/status", a.pid, e.Name())); st["TracerPid"] != "0" {
 			t.Errorf("stub thread %s traced by %s after every context was released", e.Name(), st["TracerPid"])
 		}
+	}
+}
+
+// BenchmarkNewAddressSpace measures an address space's life as a fork's child sees it:
+// NewAddressSpace (from the pool), a deferred MapFile, the first Switch (seizing the
+// spare thread, running the deferred mmap), Context.Release and Release. The pool is
+// given time to refill between iterations, as a process's life would.
+func BenchmarkNewAddressSpace(b *testing.B) {
+	lockThread()
+	h := newHarness(b)
+	h.setCode(0, code{}.movEAX(39).syscall().jmpSelf())
+	m := h.p.(*ptracePlatform).master()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		for len(m.pool) < poolSize {
+			time.Sleep(100 * time.Microsecond)
+		}
+		b.StartTimer()
+		as, err := h.p.NewAddressSpace()
+		if err != nil {
+			b.Fatal(err)
+		}
+		h.mapFile(as, codeAddr, 0, pageSize, platform.Access{Read: true, Execute: true})
+		c := h.newContext()
+		ac := &arch.Context{Regs: regsAt(codeAddr)}
+		mustSwitch(b, c, as, ac)
+		c.Release()
+		as.Release()
+	}
+}
+
+// BenchmarkNewThread measures a thread's life in an existing address space: the first
+// Switch of a new context (seizing a parked thread) and its Release (parking it again).
+func BenchmarkNewThread(b *testing.B) {
+	lockThread()
+	h := newHarness(b)
+	as := h.newAS()
+	h.setCode(0, code{}.movEAX(39).syscall().jmpSelf())
+	for i := 0; i < b.N; i++ {
+		c := h.newContext()
+		ac := &arch.Context{Regs: regsAt(codeAddr)}
+		mustSwitch(b, c, as, ac)
+		c.Release()
 	}
 }
