@@ -208,6 +208,12 @@ func (c *context) attach(a *addressSpace, ac *arch.Context) (*stubThread, error)
 		c.dropThread(old)
 		c.t = nil
 	}
+	if !ac.FPValid {
+		// A new context whose FP state the sentry did not supply starts from a fresh
+		// one, not from whatever the stub thread held: a reused thread held another
+		// task's.
+		c.PullFP(ac) // with no thread, this yields the fresh state
+	}
 	cpu := -1
 	if !c.noPin {
 		if cpu = c.cpu; cpu < 0 {

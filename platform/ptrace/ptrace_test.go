@@ -1452,3 +1452,29 @@ func BenchmarkNewThread(b *testing.B) {
 		c.Release()
 	}
 }
+
+// TestReusedThreadFPState: a context that does not supply FP state does not see the FP
+// state that the previous user of its (reused) stub thread left.
+func TestReusedThreadFPState(t *testing.T) {
+	lockThread()
+	h := newHarness(t)
+	as := h.newAS()
+	h.setCode(0, code{}.movRAX64(0x5ec7e7).movqXMM0RAX().movEAX(39).syscall().jmpSelf())
+	h.setCode(0x100, code{}.movqRAXXMM0().movRBX(dataAddr).storeRAXAtRBX().movEAX(39).syscall().jmpSelf())
+	c1 := h.newContext()
+	ac := &arch.Context{Regs: regsAt(codeAddr)}
+	wantSyscall(t, mustSwitch(t, c1, as, ac), ac, 39)
+	tid := c1.(*context).t.tid
+	c1.Release()
+	c2 := h.newContext()
+	defer c2.Release()
+	binary.LittleEndian.PutUint64(h.mem[dataOff:], 0xffff)
+	ac = &arch.Context{Regs: regsAt(codeAddr + 0x100)} // FPValid false
+	wantSyscall(t, mustSwitch(t, c2, as, ac), ac, 39)
+	if c2.(*context).t.tid != tid {
+		t.Fatalf("the stub thread was not reused")
+	}
+	if got := h.data(0); got != 0 {
+		t.Errorf("xmm0 in the new context = %#x, want 0 (a fresh FP state)", got)
+	}
+}
