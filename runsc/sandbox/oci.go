@@ -134,6 +134,9 @@ func StartContainer(a ContainerArgs) (*Started, error) {
 			c.SysProcAttr.UidMappings = idMaps(l.UIDMappings)
 			c.SysProcAttr.GidMappings = idMaps(l.GIDMappings)
 			c.SysProcAttr.GidMappingsEnableSetgroups = true
+			// Become the namespace's root before exec, or exec drops the capabilities
+			// the gofer needs (the host's root is not mapped in the namespace).
+			c.SysProcAttr.Credential = &syscall.Credential{Uid: mappedRoot(l.UIDMappings), Gid: mappedRoot(l.GIDMappings)}
 		}
 		g := &goferProc{cmd: c, end: se}
 		gofers = append(gofers, g)
@@ -577,4 +580,18 @@ func WaitGone(pid int, start uint64, d time.Duration) bool {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// mappedRoot is the ID a process in the user namespace runs as: 0 if mapped, else the
+// first mapped ID.
+func mappedRoot(m []specs.LinuxIDMapping) uint32 {
+	for _, e := range m {
+		if e.ContainerID == 0 {
+			return 0
+		}
+	}
+	if len(m) > 0 {
+		return m[0].ContainerID
+	}
+	return 0
 }

@@ -688,3 +688,38 @@ func TestOCICgroups(t *testing.T) {
 		}
 	})
 }
+
+func TestOCIUserNamespace(t *testing.T) {
+	ociTest(t, func(t *testing.T, rt ociRuntime) {
+		b := newBundle(t, "sh", "-c", "id -u; echo x > /shared/made-inside")
+		shared := b.hostDir(t, "shared")
+		os.Chmod(shared, 0o777)
+		// runc makes mount points as the namespace's root, which may not write here.
+		os.MkdirAll(filepath.Join(b.dir, "rootfs", "shared"), 0o755)
+		b.spec.Linux.Namespaces = append(b.spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		b.spec.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		b.spec.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		b.spec.Mounts = append(b.spec.Mounts, specs.Mount{Destination: "/shared", Type: "bind", Source: shared, Options: []string{"rbind", "rw"}})
+		// sysfs cannot be mounted in a user namespace that does not own the network
+		// namespace; drop it (runc would fail).
+		var mounts []specs.Mount
+		for _, m := range b.spec.Mounts {
+			if m.Type != "sysfs" {
+				mounts = append(mounts, m)
+			}
+		}
+		b.spec.Mounts = mounts
+		dir := b.write(t)
+		o := rt.run(t, "run", "--bundle", dir, ociID(t, "u"))
+		if o.status != 0 || o.stdout != "0\n" {
+			t.Fatalf("run in a user namespace: %v", o)
+		}
+		st, err := os.Stat(filepath.Join(shared, "made-inside"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid := st.Sys().(*syscallStat).Uid; uid != 100000 {
+			t.Errorf("a file made by the container's root is owned by host uid %d, want 100000", uid)
+		}
+	})
+}
