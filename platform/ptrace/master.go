@@ -47,8 +47,9 @@ type master struct {
 	quit  chan struct{} // closed by close
 	done  chan struct{} // closed when the master goroutine has exited
 
-	// templatePid mirrors template, for tests.
+	// templatePid mirrors template, and tid is the master's OS thread, for tests.
 	templatePid atomic.Int32
+	tid         atomic.Int32
 
 	// The rest belongs to the master goroutine.
 	template int32 // pid of the template stub, or 0
@@ -62,6 +63,7 @@ type reqKind int
 const (
 	reqInject  reqKind = iota // run inj in the main thread of as
 	reqNewStub                // make a stub process now (the pool was empty)
+	reqExitForTest            // end the master goroutine and its OS thread at once
 )
 
 // request asks the master goroutine for something.
@@ -98,10 +100,14 @@ func newMaster(p *ptracePlatform) *master {
 func (m *master) run() {
 	runtime.LockOSThread()
 	defer close(m.done)
+	m.tid.Store(int32(unix.Gettid()))
 	for {
 		// Requests first; refill the pool when there are none.
 		select {
 		case r := <-m.reqs:
+			if r.kind == reqExitForTest {
+				return
+			}
 			r.reply <- m.serve(r)
 			continue
 		case <-m.quit:
@@ -120,6 +126,9 @@ func (m *master) run() {
 		}
 		select {
 		case r := <-m.reqs:
+			if r.kind == reqExitForTest {
+				return
+			}
 			r.reply <- m.serve(r)
 		case <-m.nudge:
 			m.refill = true
@@ -451,6 +460,9 @@ func (p *ptracePlatform) reap(pid int32, tids []int32) {
 func (p *ptracePlatform) stopReaper() {
 	p.reapMu.Lock()
 	q := p.reapq
+	if p.reapClosed {
+		q = nil
+	}
 	p.reapClosed = true
 	p.reapMu.Unlock()
 	if q != nil {

@@ -1478,3 +1478,61 @@ func TestReusedThreadFPState(t *testing.T) {
 		t.Errorf("xmm0 in the new context = %#x, want 0 (a fresh FP state)", got)
 	}
 }
+
+// TestStubsDieWithMaster: cloned stubs carry PTRACE_O_EXITKILL over from the template, so
+// when the master thread ends (as it does if the sentry dies) every stub is killed,
+// including one in use, and its parked threads with it.
+func TestStubsDieWithMaster(t *testing.T) {
+	// The Go runtime does not end the process's main thread when a goroutine locked to
+	// it returns: find a master on another thread.
+	var h *harness
+	var p *ptracePlatform
+	var a *addressSpace
+	for i := 0; ; i++ {
+		h = newHarness(t)
+		p = h.p.(*ptracePlatform)
+		as, err := h.p.NewAddressSpace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a = as.(*addressSpace)
+		if int(p.master().tid.Load()) != os.Getpid() {
+			break
+		}
+		as.Release()
+		p.close()
+		if i == 10 {
+			t.Skip("the master always ran on the main thread")
+		}
+	}
+	m := p.master()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(m.pool) < poolSize && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	pids := []int32{a.pid, m.templatePid.Load()}
+	for len(m.pool) > 0 {
+		pids = append(pids, (<-m.pool).pid)
+	}
+	// End the master goroutine, and with it its OS thread, without its shutdown: park it
+	// in a request that makes it exit.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.reqs <- &request{kind: reqExitForTest}
+	}()
+	<-done
+	<-m.done
+	// Each died of SIGKILL (PTRACE_O_EXITKILL), not of running on untraced into the ud2
+	// after its int3.
+	for _, pid := range pids {
+		var status int32
+		if _, err := wait4(pid, &status, 0); err != nil {
+			t.Fatalf("wait4(%d): %v", pid, err)
+		}
+		if !wSignaled(status) || wTermSig(status) != int(unix.SIGKILL) {
+			t.Errorf("stub %d %s, want killed by SIGKILL when its tracer thread ended", pid, describeStatus(status))
+		}
+	}
+	a.dead.Store(true)
+}
