@@ -61,9 +61,9 @@ type master struct {
 type reqKind int
 
 const (
-	reqInject  reqKind = iota // run inj in the main thread of as
-	reqNewStub                // make a stub process now (the pool was empty)
-	reqExitForTest            // end the master goroutine and its OS thread at once
+	reqInject      reqKind = iota // run inj in the main thread of as
+	reqNewStub                    // make a stub process now (the pool was empty)
+	reqExitForTest                // end the master goroutine and its OS thread at once
 )
 
 // request asks the master goroutine for something.
