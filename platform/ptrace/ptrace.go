@@ -32,7 +32,13 @@
 // spare for the next context that needs a thread there (pthread_create after a thread
 // exit costs a PTRACE_SEIZE, not a clone). A parked thread runs no application code and
 // dies with its stub. Past maxSpareThreads spares the thread exits instead (an injected
-// exit(2)). Either way a task's exit leaves the rest of its process running.
+// exit(2)). Either way a task's exit leaves the rest of its process running, and the
+// task's OS thread traces nothing any more.
+//
+// AddressSpace.Release marks the address space dead (nothing is injected into it or
+// resumed in it after that) and sends SIGKILL before it returns; a reaper goroutine waits
+// for the stub's threads to die. Protect (platform.Protector) mprotects the mapped runs
+// of a range, which the address space records.
 //
 // Performance: the tracer and its stub thread are pinned to one CPU (context.pin), since a
 // cross-CPU wake-up costs ~30-60us in a nested VM against ~3us for a same-CPU round trip;
@@ -45,8 +51,10 @@
 // memfd_create, fcntl, pwrite64, openat, clone, execve and, in stubs, close_range, prctl,
 // seccomp, mmap, munmap, mprotect, clone, pause, exit.
 //
-// Lock order: addressSpace.mu and ptracePlatform.reapMu are leaves. Contexts take no locks on the Switch path; they
-// synchronize with Interrupt through atomics only.
+// Lock order: addressSpace.mu, addressSpace.mapMu and ptracePlatform.reapMu are leaves;
+// the master goroutine takes none of them, so a goroutine may wait for it while holding
+// addressSpace.mu. Contexts take no locks on the Switch path; they synchronize with
+// Interrupt through atomics only.
 package ptrace
 
 import (
