@@ -52,8 +52,8 @@
 // seccomp, mmap, munmap, mprotect, clone, pause, exit.
 //
 // Lock order: addressSpace.mu, addressSpace.mapMu and ptracePlatform.reapMu are leaves;
-// the master goroutine takes none of them, so a goroutine may wait for it while holding
-// addressSpace.mu. Contexts take no locks on the Switch path; they synchronize with
+// the master goroutine never takes addressSpace.mu, so a goroutine may wait for it while
+// holding that lock. Contexts take no locks on the Switch path; they synchronize with
 // Interrupt through atomics only.
 package ptrace
 
