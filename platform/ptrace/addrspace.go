@@ -110,11 +110,17 @@ func (a *addressSpace) deadErr() error {
 	return fmt.Errorf("address space (stub %d) released: %w", a.pid, errStubDead)
 }
 
-// Release kills the stub process and leaves it to the reaper.
+// Release kills the stub process and leaves it to the reaper. Once dead is set nothing is
+// injected into the stub or resumed in it, and a thread that was not yet registered never
+// will be (newThread checks dead under mu); so if no task thread is registered, no thread
+// of the stub can run application code any more (spares only run the pause loop, the
+// main thread only injected syscalls), and the SIGKILL, whose teardown of the stub costs
+// the caller ~30 us, is left to the reaper too. (Memory the sentry freed before Release
+// is normally out of the stub's reach anyway: freeing punches it out of the memory file,
+// which unmaps it from every process.)
 func (a *addressSpace) Release() {
 	a.releaseOnce.Do(func() {
 		a.dead.Store(true)
-		unix.Kill(int(a.pid), unix.SIGKILL)
 		a.mu.Lock()
 		tids := make([]int32, 0, len(a.threads))
 		for tid := range a.threads {
@@ -125,6 +131,11 @@ func (a *addressSpace) Release() {
 		a.pending = nil
 		a.byTracer.Store(nil)
 		a.mu.Unlock()
+		if len(tids) == 0 {
+			a.p.killAndReap(a.pid)
+			return
+		}
+		unix.Kill(int(a.pid), unix.SIGKILL)
 		a.p.reap(a.pid, tids)
 	})
 }

@@ -417,11 +417,12 @@ func reapStub(pid int32, tids []int32) {
 	reapThread(pid, &status)
 }
 
-// reapJob is a killed stub process for the reaper: its main thread and the task threads
-// that were registered when it was killed.
+// reapJob is a stub process for the reaper: its main thread and the task threads that
+// were registered when it was killed; kill says the reaper is to send the SIGKILL.
 type reapJob struct {
 	pid  int32
 	tids []int32
+	kill bool
 }
 
 // reapQueue bounds the stubs waiting for the reaper; past it, reap waits.
@@ -431,6 +432,17 @@ const reapQueue = 256
 // goroutine waits for its threads to die. The caller need not wait: a stub sent SIGKILL
 // never returns to user mode.
 func (p *ptracePlatform) reap(pid int32, tids []int32) {
+	p.queueReap(reapJob{pid: pid, tids: tids})
+}
+
+// killAndReap has the reaper kill stub process pid, and then collect it. It is for stubs
+// in which no thread can run application code any more (see addressSpace.Release), whose
+// teardown then need not delay the caller.
+func (p *ptracePlatform) killAndReap(pid int32) {
+	p.queueReap(reapJob{pid: pid, kill: true})
+}
+
+func (p *ptracePlatform) queueReap(j reapJob) {
 	p.reapMu.Lock()
 	if p.reapq == nil && !p.reapClosed {
 		p.reapq = make(chan reapJob, reapQueue)
@@ -438,22 +450,29 @@ func (p *ptracePlatform) reap(pid int32, tids []int32) {
 		go func() {
 			defer close(p.reaperDone)
 			for j := range p.reapq {
-				reapStub(j.pid, j.tids)
+				j.run()
 			}
 		}()
 	}
 	queued := false
 	if !p.reapClosed {
 		select {
-		case p.reapq <- reapJob{pid, tids}:
+		case p.reapq <- j:
 			queued = true
 		default:
 		}
 	}
 	p.reapMu.Unlock()
 	if !queued {
-		reapStub(pid, tids)
+		j.run()
 	}
+}
+
+func (j *reapJob) run() {
+	if j.kill {
+		unix.Kill(int(j.pid), unix.SIGKILL)
+	}
+	reapStub(j.pid, j.tids)
 }
 
 // stopReaper makes the reaper finish its queue and exit, for close.
