@@ -45,14 +45,30 @@ func newHostFile(v *vfs.VirtualFilesystem, fd int) (*vfs.FileDescription, error)
 
 // handle dispatches one controller request.
 func (s *sandbox) handle(method string, args json.RawMessage, files []*os.File) (any, error) {
-	// Only Exec and RunHook take descriptors.
-	if method != control.MethodExec && method != control.MethodRunHook && len(files) > 0 {
+	// Only Exec, RunHook and Create take descriptors.
+	if method != control.MethodExec && method != control.MethodRunHook && method != control.MethodCreate && len(files) > 0 {
 		closeFiles(files)
 		return nil, fmt.Errorf("%s takes no file descriptors", method)
 	}
 	switch method {
 	case control.MethodStartRoot:
 		return nil, s.startRoot()
+	case control.MethodCreate:
+		var a control.CreateArgs
+		if err := control.DecodeArgs(method, args, &a); err != nil {
+			closeFiles(files)
+			return nil, err
+		}
+		return nil, s.createSubcontainer(&a, files)
+	case control.MethodStart:
+		var a control.ContainerArgs
+		if err := control.DecodeArgs(method, args, &a); err != nil {
+			return nil, err
+		}
+		if a.ContainerID == s.rootID {
+			return nil, s.startRoot()
+		}
+		return nil, s.startSubcontainer(a.ContainerID)
 	case control.MethodExec:
 		var a control.ExecArgs
 		if err := control.DecodeArgs(method, args, &a); err != nil {
@@ -101,10 +117,15 @@ func (s *sandbox) handle(method string, args json.RawMessage, files []*os.File) 
 		if err := control.DecodeArgs(method, args, &a); err != nil {
 			return nil, err
 		}
-		if _, err := s.container(a.ContainerID); err != nil {
+		c, err := s.container(a.ContainerID)
+		if err != nil {
 			return nil, err
 		}
-		s.destroy()
+		if c.id == s.rootID {
+			s.destroy()
+		} else {
+			s.destroySubcontainer(c)
+		}
 		return nil, nil
 	case control.MethodStatus:
 		var a control.ContainerArgs
@@ -154,7 +175,10 @@ func (s *sandbox) exec(a *control.ExecArgs, files []*os.File) (*control.ExecResu
 		closeFiles(files)
 		return nil, err
 	}
-	if c.init.HasExited() {
+	s.mu.Lock()
+	destroyed := c.destroyed
+	s.mu.Unlock()
+	if c.init.HasExited() || destroyed {
 		closeFiles(files)
 		return nil, errors.New("cannot exec in a stopped container")
 	}
@@ -186,9 +210,10 @@ func (s *sandbox) wait(id string) (*control.WaitResult, error) {
 	select {
 	case <-c.init.ExitedCh():
 		return waitResult(c.init.WaitExited()), nil
+	case <-c.gone:
 	case <-s.destroyed:
-		return waitResult(kernel.SignaledStatus(int(unix.SIGKILL), false)), nil
 	}
+	return waitResult(kernel.SignaledStatus(int(unix.SIGKILL), false)), nil
 }
 
 func (s *sandbox) waitPID(id string, pid int32) (*control.WaitResult, error) {
@@ -207,6 +232,8 @@ func (s *sandbox) waitPID(id string, pid int32) (*control.WaitResult, error) {
 	}
 	select {
 	case <-tg.ExitedCh():
+	case <-c.gone:
+		return waitResult(kernel.SignaledStatus(int(unix.SIGKILL), false)), nil
 	case <-s.destroyed:
 		return waitResult(kernel.SignaledStatus(int(unix.SIGKILL), false)), nil
 	}
@@ -255,8 +282,12 @@ func (s *sandbox) signal(a *control.SignalArgs) error {
 		if !started {
 			// The init process has not run yet: SIGKILL ends the container; other
 			// signals stay pending for it (if it would take them).
-			if a.Signo == int(unix.SIGKILL) && c.id == s.rootID {
-				s.destroy()
+			if a.Signo == int(unix.SIGKILL) {
+				if c.id == s.rootID {
+					s.destroy()
+				} else {
+					s.destroySubcontainer(c)
+				}
 				return nil
 			}
 		}
@@ -383,10 +414,13 @@ func (s *sandbox) status(id string) (*control.ContainerStatus, error) {
 	}
 	s.mu.Lock()
 	st := &control.ContainerStatus{Created: true, Started: c.started, Paused: s.pause.Paused()}
+	destroyed := c.destroyed
 	s.mu.Unlock()
 	if c.init.HasExited() {
 		st.Exited = true
 		st.ExitCode = c.init.WaitExited().ShellCode()
+	} else if destroyed {
+		st.Exited, st.ExitCode = true, 128+int(unix.SIGKILL)
 	}
 	return st, nil
 }

@@ -109,6 +109,8 @@ type sandbox struct {
 
 	mu         sync.Mutex
 	containers map[string]*container
+	// mountMu serialises building subcontainers' mount trees.
+	mountMu sync.Mutex
 
 	destroyOnce sync.Once
 	destroyed   chan struct{}
@@ -125,6 +127,11 @@ type container struct {
 	// no parent in the sandbox: the controller waits for them. Protected by sandbox.mu.
 	procs  map[int32]*kernel.ThreadGroup
 	starts map[int32]time.Time
+	// Subcontainers only: their gofer connections, and gone, closed when Destroy has
+	// killed them (their init may never have run). Protected by sandbox.mu.
+	clients   []*proto.Client
+	destroyed bool
+	gone      chan struct{}
 }
 
 // RunContainer builds the sandbox for an OCI container, creates its init process (not
@@ -222,7 +229,7 @@ func RunContainer(a ContainerArgs) int {
 			s.rlimits[r.Resource] = kernel.Rlimit{Cur: r.Soft, Max: r.Hard}
 		}
 	}
-	c := &container{id: cs.ID, spec: spec, root: v.Root(), procs: map[int32]*kernel.ThreadGroup{}, starts: map[int32]time.Time{}}
+	c := &container{id: cs.ID, spec: spec, root: v.Root(), procs: map[int32]*kernel.ThreadGroup{}, starts: map[int32]time.Time{}, gone: make(chan struct{})}
 	fdt, err := stdioTable(v)
 	if err != nil {
 		return fail("%v", err)
@@ -301,6 +308,17 @@ func (s *sandbox) killAll() {
 			return
 		}
 	}
+}
+
+// ProcessOf is an OCI process in the controller's form (with its rlimits).
+func ProcessOf(p *specs.Process) *control.Process {
+	var rl []control.Rlimit
+	for _, r := range p.Rlimits {
+		if n, ok := rlimitNumbers[r.Type]; ok {
+			rl = append(rl, control.Rlimit{Resource: n, Soft: r.Soft, Hard: r.Hard})
+		}
+	}
+	return processOf(p, rl)
 }
 
 // processOf turns an OCI process into the controller's form.
@@ -467,4 +485,8 @@ func closeFiles(files []*os.File) {
 	for _, f := range files {
 		f.Close()
 	}
+}
+
+func dupCloexec(fd int) (int, error) {
+	return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
 }

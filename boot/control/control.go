@@ -162,11 +162,13 @@ type HookArgs struct {
 	Timeout     time.Duration `json:"timeout"`
 }
 
-// CreateArgs create a subcontainer in a running sandbox: its OCI spec (JSON), and the
-// gofer connection and stdio passed as fds (gofer first).
+// CreateArgs create a subcontainer in a running sandbox: its OCI spec and planned mounts
+// (JSON, decoded by the sandbox), its init process, and as fds the root gofer, the
+// gofers of bind-mounted directories, then the stdio.
 type CreateArgs struct {
 	ContainerID string          `json:"containerID"`
 	Spec        json.RawMessage `json:"spec"`
+	Mounts      json.RawMessage `json:"mounts"`
 	Init        Process         `json:"init"`
 }
 

@@ -23,8 +23,9 @@ import (
 // signals it receives to that process: `exec --detach` leaves one of these running as
 // the process that clients see.
 type Wait struct {
-	pid   int
-	quiet bool
+	pid    int
+	quiet  bool
+	socket string
 }
 
 // Name implements subcommands.Command.
@@ -40,6 +41,7 @@ func (*Wait) Usage() string { return "wait [--pid PID] <container-id>\n" }
 func (w *Wait) SetFlags(f *flag.FlagSet) {
 	f.IntVar(&w.pid, "pid", 0, "wait for this process (a PID in the sandbox, from exec) instead of the container's init")
 	f.BoolVar(&w.quiet, "quiet", false, "print nothing; only exit with the status")
+	f.StringVar(&w.socket, "socket", "", "the sandbox's controller socket (internal: the waiter of a pod's container, started before its state exists)")
 }
 
 // Execute implements subcommands.Command.
@@ -48,9 +50,14 @@ func (w *Wait) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 	if !ok {
 		return subcommands.ExitUsageError
 	}
-	c, ok := load(confOf(args), id, false)
-	if !ok {
-		return subcommands.ExitFailure
+	var c *container.Container
+	if w.socket != "" {
+		c = &container.Container{State: container.State{ID: id, Socket: w.socket}}
+	} else {
+		var ok bool
+		if c, ok = load(confOf(args), id, false); !ok {
+			return subcommands.ExitFailure
+		}
 	}
 	if w.pid < 0 {
 		return usage("wait: --pid %d is not a process ID", w.pid)

@@ -127,6 +127,18 @@ func Create(a CreateArgs) (_ *CreateResult, err error) {
 			return nil, err
 		}
 	}
+	// A pod's container joins the sandbox of its pod's first container.
+	joinSocket := ""
+	if sid, ok := PodSandboxID(spec, a.ID); ok {
+		sb, err := Load(a.Root, sid, false)
+		if err != nil {
+			return nil, fmt.Errorf("the pod's sandbox container %q: %w", sid, err)
+		}
+		if sb.Status != Created && sb.Status != Running {
+			return nil, fmt.Errorf("the pod's sandbox container %q is %s", sid, sb.Status)
+		}
+		joinSocket = sb.Socket
+	}
 	if err := os.MkdirAll(a.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("creating the state directory %s: %w", a.Root, err)
 	}
@@ -212,10 +224,15 @@ func Create(a CreateArgs) (_ *CreateResult, err error) {
 			}
 			return nil
 		},
-		Warn: logging.Warningf,
+		Warn:        logging.Warningf,
+		JoinSocket:  joinSocket,
+		WaiterFlags: waiterFlags(a.Conf),
 	})
 	if err != nil {
 		return nil, err
+	}
+	if joinSocket != "" {
+		c.PodSandbox, _ = PodSandboxID(spec, a.ID)
 	}
 	c.SandboxPID = sb.SandboxPID
 	c.SandboxStart, _ = sandbox.ProcessStart(sb.SandboxPID)
@@ -324,7 +341,7 @@ func (c *Container) Start() error {
 		c.save()
 		return err
 	}
-	if err := control.Call(c.Socket, control.MethodStartRoot, nil, nil); err != nil {
+	if err := control.Call(c.Socket, control.MethodStart, &control.ContainerArgs{ContainerID: c.ID}, nil); err != nil {
 		return fmt.Errorf("starting the container: %w", err)
 	}
 	c.Status = Running
@@ -495,4 +512,29 @@ func (c *Container) SignalPID(pid int32, sig unix.Signal) error {
 		return errNotRunning
 	}
 	return control.Call(c.Socket, control.MethodSignal, &control.SignalArgs{ContainerID: c.ID, PID: pid, Signo: int(sig)}, nil)
+}
+
+// PodSandboxID returns the ID of the pod sandbox container that a container joins, from
+// the CRI annotations (containerd's and CRI-O's); false for a container with its own
+// sandbox (a pod's first container, or not in a pod).
+func PodSandboxID(spec *specs.Spec, id string) (string, bool) {
+	a := spec.Annotations
+	for _, k := range [][2]string{
+		{"io.kubernetes.cri.container-type", "io.kubernetes.cri.sandbox-id"},
+		{"io.kubernetes.cri-o.ContainerType", "io.kubernetes.cri-o.SandboxID"},
+	} {
+		if a[k[0]] == "container" && a[k[1]] != "" && a[k[1]] != id {
+			return a[k[1]], true
+		}
+	}
+	return "", false
+}
+
+// waiterFlags are the global flags of a pod container's waiter.
+func waiterFlags(conf *config.Config) []string {
+	f := []string{"--root=" + conf.RootDir, "--log-format=" + conf.LogFormat}
+	if conf.LogFile != "" {
+		f = append(f, "--log="+conf.LogFile)
+	}
+	return f
 }

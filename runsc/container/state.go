@@ -72,6 +72,9 @@ type State struct {
 	GoferPIDs    []int  `json:"goferPids,omitempty"`
 	// Socket is the controller socket.
 	Socket string `json:"socket"`
+	// PodSandbox is the ID of the pod's sandbox container this container runs in; for
+	// such a container, SandboxPID is its waiter (`runsc wait`), not a sandbox.
+	PodSandbox string `json:"podSandbox,omitempty"`
 	// Cgroup is the container's cgroup, if runsc made one.
 	Cgroup *cgroup.Cgroup `json:"cgroup,omitempty"`
 	// Spec is the spec the container was created with (hooks at delete, exec defaults).

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -40,6 +41,12 @@ type ContainerArgs struct {
 	Joined func(pids []int) error
 	// Warn records a spec field that is not honoured.
 	Warn func(format string, args ...any)
+	// JoinSocket, for a pod's subcontainer, is the controller socket of the sandbox to
+	// create the container in: only the gofers are started, and a `runsc wait` process
+	// stands for the container on the host.
+	JoinSocket string
+	// Global flags for that waiter.
+	WaiterFlags []string
 }
 
 // Started is a started sandbox.
@@ -146,6 +153,7 @@ func StartContainer(a ContainerArgs) (*Started, error) {
 	if err != nil {
 		return nil, err
 	}
+
 	for _, m := range plan {
 		switch m.Kind {
 		case specutils.MountSkip:
@@ -222,6 +230,10 @@ func StartContainer(a ContainerArgs) (*Started, error) {
 		rootfs := a.Rootfs
 		binds := fileBinds
 		rootGofer.prep = func() error { return bindFiles(rootfs, binds) }
+	}
+
+	if a.JoinSocket != "" {
+		return joinSandbox(a, gofers, mounts, overlay, rootWritable, cleanup, &started)
 	}
 
 	// The controller socket, the spec pipe, the ready pipe and the exit file.
@@ -594,4 +606,73 @@ func mappedRoot(m []specs.LinuxIDMapping) uint32 {
 		return m[0].ContainerID
 	}
 	return 0
+}
+
+// joinSandbox starts a subcontainer's gofers, creates the container in the running
+// sandbox at a.JoinSocket, and starts the `runsc wait` process that stands for it.
+func joinSandbox(a ContainerArgs, gofers []*goferProc, mounts []boot.ContainerMount, overlay string, rootWritable bool, cleanup func(), started *[]*exec.Cmd) (*Started, error) {
+	for _, g := range gofers {
+		if err := startWith(g.cmd, g.prep, ""); err != nil {
+			cleanup()
+			return nil, fmt.Errorf("starting the gofer: %w", err)
+		}
+		*started = append(*started, g.cmd)
+	}
+	var pids []int
+	for _, c := range *started {
+		pids = append(pids, c.Process.Pid)
+	}
+	if a.Joined != nil {
+		if err := a.Joined(pids); err != nil {
+			cleanup()
+			return nil, err
+		}
+	}
+	specJSON, err := json.Marshal(a.Spec)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	mountsJSON, err := json.Marshal(&boot.PodMounts{Mounts: mounts, Overlay: overlay, RootGoferWritable: rootWritable})
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	init := boot.ProcessOf(a.Spec.Process)
+	var fds []int
+	for _, g := range gofers {
+		fds = append(fds, int(g.end.Fd()))
+	}
+	if a.Terminal {
+		fds = append(fds, int(a.Stdio[0].Fd()))
+	} else {
+		for _, f := range a.Stdio {
+			fds = append(fds, int(f.Fd()))
+		}
+	}
+	err = control.Call(a.JoinSocket, control.MethodCreate, &control.CreateArgs{
+		ContainerID: a.ID, Spec: specJSON, Mounts: mountsJSON, Init: *init,
+	}, nil, fds...)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	// The waiter: its exit status is the container's, and it forwards signals.
+	args := append(append([]string{}, a.WaiterFlags...), "wait", "--quiet", "--socket="+a.JoinSocket, a.ID)
+	w := exec.Command(selfExe, args...)
+	w.Args[0] = "runsc-container-wait"
+	if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
+		defer null.Close()
+		w.Stdin, w.Stdout, w.Stderr = null, null, null
+	}
+	w.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := w.Start(); err != nil {
+		control.Call(a.JoinSocket, control.MethodDestroy, &control.ContainerArgs{ContainerID: a.ID}, nil)
+		cleanup()
+		return nil, fmt.Errorf("starting the container's waiter: %w", err)
+	}
+	if a.Joined != nil {
+		a.Joined([]int{w.Process.Pid})
+	}
+	return &Started{SandboxPID: w.Process.Pid, GoferPIDs: pids, Socket: a.JoinSocket, Cmd: w}, nil
 }

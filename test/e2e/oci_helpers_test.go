@@ -219,7 +219,13 @@ type ociBundle struct {
 // namespaces (runc's default spec, without a terminal and with a writable root).
 func newBundle(t *testing.T, args ...string) *ociBundle {
 	t.Helper()
-	dir := filepath.Join(buildDir, "oci", strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()))
+	return newNamedBundle(t, "", args...)
+}
+
+// newNamedBundle is newBundle for a second bundle of the same test.
+func newNamedBundle(t *testing.T, suffix string, args ...string) *ociBundle {
+	t.Helper()
+	dir := filepath.Join(buildDir, "oci", strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+suffix)
 	os.RemoveAll(dir)
 	if err := os.MkdirAll(filepath.Join(dir, "rootfs", "bin"), 0o755); err != nil {
 		t.Fatal(err)

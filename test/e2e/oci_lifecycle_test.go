@@ -723,3 +723,64 @@ func TestOCIUserNamespace(t *testing.T) {
 		}
 	})
 }
+
+func TestOCIPod(t *testing.T) {
+	ociTest(t, func(t *testing.T, rt ociRuntime) {
+		podID := ociID(t, "pod")
+		pod := newBundle(t, "sleep", "1000")
+		pod.spec.Annotations = map[string]string{"io.kubernetes.cri.container-type": "sandbox", "io.kubernetes.cri.sandbox-id": podID}
+		podDir := pod.write(t)
+		rt.mustRun(t, "create", "--bundle", podDir, podID)
+		rt.mustRun(t, "start", podID)
+
+		// The app container: its own bundle, rootfs and mounts.
+		app := newNamedBundle(t, "-app", "sh", "-c", "cat /marker > /shared/seen; echo $APP >> /shared/seen; sleep 1000")
+		os.WriteFile(filepath.Join(app.dir, "rootfs", "marker"), []byte("app rootfs\n"), 0o644)
+		shared := app.hostDir(t, "shared")
+		appID := ociID(t, "app")
+		app.spec.Process.Env = append(app.spec.Process.Env, "APP=yes")
+		app.spec.Annotations = map[string]string{"io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-id": podID}
+		app.spec.Mounts = append(app.spec.Mounts, specs.Mount{Destination: "/shared", Type: "bind", Source: shared, Options: []string{"rbind", "rw"}})
+		appDir := app.write(t)
+		sandboxesBefore := countSandboxes()
+		pidFile := filepath.Join(appDir, "app.pid")
+		rt.mustRun(t, "create", "--bundle", appDir, "--pid-file", pidFile, appID)
+		if st := rt.state(t, appID); st.Status != "created" {
+			t.Errorf("app after create: %+v", st)
+		}
+		if rt.isRunsc() {
+			if n := countSandboxes(); n != sandboxesBefore {
+				t.Errorf("the pod's container started a sandbox of its own (%d -> %d sandboxes)", sandboxesBefore, n)
+			}
+		}
+		rt.mustRun(t, "start", appID)
+		waitFor(t, func() bool {
+			b, _ := os.ReadFile(filepath.Join(shared, "seen"))
+			return string(b) == "app rootfs\nyes\n"
+		}, "the app container ran in its own rootfs")
+		if o := rt.run(t, "exec", appID, "cat", "/marker"); o.status != 0 || o.stdout != "app rootfs\n" {
+			t.Errorf("exec in the app container: %v", o)
+		}
+		if o := rt.run(t, "exec", podID, "sh", "-c", "test -e /marker || echo no-marker"); o.stdout != "no-marker\n" {
+			t.Errorf("exec in the pod container sees the app's rootfs: %v", o)
+		}
+		rt.mustRun(t, "kill", appID, "KILL")
+		rt.waitStatus(t, appID, "stopped")
+		if st := rt.state(t, podID); st.Status != "running" {
+			t.Errorf("the pod's sandbox container after its app stopped: %+v", st)
+		}
+		rt.mustRun(t, "delete", appID)
+		rt.forceDelete(t, podID)
+	})
+}
+
+// countSandboxes counts the OCI sandbox processes on the host.
+func countSandboxes() int {
+	n := 0
+	for _, p := range runtimeProcs() {
+		if len(p.Cmdline) > 0 && filepath.Base(p.Cmdline[0]) == "runsc-sandbox" {
+			n++
+		}
+	}
+	return n
+}
