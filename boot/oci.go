@@ -149,16 +149,19 @@ func RunContainer(a ContainerArgs) int {
 		}
 		return ExitFailure
 	}
-	if err := confine(); err != nil {
-		return fail("confining the sandbox: %v", err)
-	}
-	if err := dropPrivileges(); err != nil {
-		return fail("%v", err)
-	}
 	logger := log.New(io.Discard, "", 0)
 	if a.Log != nil {
 		logger = log.New(a.Log, "", log.Lmicroseconds)
 	}
+	logger.Printf("boot: spec read")
+	if err := confine(); err != nil {
+		return fail("confining the sandbox: %v", err)
+	}
+	logger.Printf("boot: root confined")
+	if err := dropPrivileges(); err != nil {
+		return fail("%v", err)
+	}
+	logger.Printf("boot: privileges dropped")
 	for _, w := range cs.Warnings {
 		logger.Printf("spec: %s", w)
 	}
@@ -172,11 +175,13 @@ func RunContainer(a ContainerArgs) int {
 	}
 	vd.Start()
 	defer vd.Stop()
+	logger.Printf("boot: memory file and vDSO ready")
 	inner, err := platform.New(cs.Platform, platform.Options{MemoryFD: mf.FD()})
 	if err != nil {
 		return fail("starting platform: %v", err)
 	}
 	pp := newPausable(inner)
+	logger.Printf("boot: platform %s ready", cs.Platform)
 	rootClient, err := proto.NewClient(a.RootGoferFD)
 	if err != nil {
 		return fail("connecting to the gofer: %v", err)
@@ -204,6 +209,7 @@ func RunContainer(a ContainerArgs) int {
 	if err != nil {
 		return fail("building the container's filesystem: %v", err)
 	}
+	logger.Printf("boot: mount tree built")
 	warn := func(format string, args ...any) { logger.Printf("spec: "+format, args...) }
 	ctx := vfs.NewKernelContext()
 	if l := spec.Linux; l != nil {
@@ -240,6 +246,7 @@ func RunContainer(a ContainerArgs) int {
 	}
 	c.init = init
 	s.containers[cs.ID] = c
+	logger.Printf("boot: container %s created: init is PID %d", cs.ID, init.PID())
 
 	// Signals sent to the sandbox process go to the container's init, as for a runc
 	// container's init process.

@@ -210,6 +210,7 @@ func Create(a CreateArgs) (_ *CreateResult, err error) {
 		}
 		stdio = [3]*os.File{replica, replica, replica}
 	}
+	logging.Debugf("create %s: state saved; starting the sandbox", a.ID)
 	sb, err = sandbox.StartContainer(sandbox.ContainerArgs{
 		ID: a.ID, Spec: spec, Rootfs: c.Rootfs, Conf: a.Conf, Dir: dir, Stdio: stdio,
 		Terminal: spec.Process.Terminal,
@@ -234,6 +235,7 @@ func Create(a CreateArgs) (_ *CreateResult, err error) {
 	if joinSocket != "" {
 		c.PodSandbox, _ = PodSandboxID(spec, a.ID)
 	}
+	logging.Debugf("create %s: sandbox %d ready", a.ID, sb.SandboxPID)
 	c.SandboxPID = sb.SandboxPID
 	c.SandboxStart, _ = sandbox.ProcessStart(sb.SandboxPID)
 	c.GoferPIDs = sb.GoferPIDs

@@ -23,6 +23,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"runsc.dev/boot/control"
 	"runsc.dev/runsc/cgroup"
 	"runsc.dev/runsc/sandbox"
 	"runsc.dev/specutils"
@@ -149,11 +150,25 @@ func Load(root, id string, lock bool) (*Container, error) {
 	return c, nil
 }
 
-// refresh turns a container whose sandbox died into stopped.
+// refresh turns a container whose sandbox died, or whose init has exited, into
+// stopped.
 func (c *Container) refresh() {
 	switch c.Status {
 	case Created, Running, Paused:
-		if !sandbox.Alive(c.SandboxPID, c.SandboxStart) {
+		stopped := !sandbox.Alive(c.SandboxPID, c.SandboxStart)
+		if !stopped && c.Status != Created {
+			// The sandbox outlives its container's init by the moments it takes to
+			// shut down: ask it.
+			var st control.ContainerStatus
+			err := control.Call(c.Socket, control.MethodStatus, &control.ContainerArgs{ContainerID: c.ID}, &st)
+			switch {
+			case err == nil:
+				stopped = st.Exited
+			case errors.Is(err, unix.ECONNREFUSED) || errors.Is(err, unix.ENOENT):
+				stopped = true // the controller is gone: the sandbox is exiting
+			}
+		}
+		if stopped {
 			c.Status = Stopped
 			if c.lockFD >= 0 {
 				c.save()

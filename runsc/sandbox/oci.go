@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"runsc.dev/boot"
 	"runsc.dev/boot/control"
 	"runsc.dev/runsc/config"
+	"runsc.dev/runsc/logging"
 	"runsc.dev/specutils"
 )
 
@@ -299,23 +301,72 @@ func StartContainer(a ContainerArgs) (*Started, error) {
 		}
 	}
 
-	// Start the gofers and the sandbox.
+	// The spec goes into the pipe first, so that the sandbox does not wait for it (a spec
+	// larger than the pipe's buffer is written while the sandbox reads it).
+	cs := &boot.ContainerSpec{
+		ID: a.ID, Spec: spec, Mounts: mounts, Overlay: overlay, RootGoferWritable: rootWritable,
+		Platform: a.Conf.Platform, Strace: a.Conf.Strace, Debug: a.Conf.Debug, Report: a.Conf.Report.Enabled,
+		Rlimits: ownRlimits(),
+	}
+	var specBuf bytes.Buffer
+	if err := boot.WriteContainerSpec(&specBuf, cs); err != nil {
+		return nil, err
+	}
+	go func() {
+		specW.Write(specBuf.Bytes())
+		specW.Close()
+	}()
+
+	// Start the gofers and the sandbox, in parallel: creating their namespaces is most
+	// of the time it takes.
+	type result struct {
+		cmd *exec.Cmd
+		err error
+	}
+	results := make(chan result, len(gofers)+1)
 	for _, g := range gofers {
-		if err := startWith(g.cmd, g.prep, ""); err != nil {
-			cleanup()
-			return nil, fmt.Errorf("starting the gofer: %w", err)
+		go func(g *goferProc) {
+			err := startWith(g.cmd, g.prep, "")
+			if err != nil {
+				err = fmt.Errorf("starting the gofer: %w", err)
+			}
+			results <- result{g.cmd, err}
+		}(g)
+	}
+	go func() {
+		err := startWith(sb, nil, netns)
+		if err != nil {
+			err = fmt.Errorf("starting the sandbox: %w", err)
 		}
-		started = append(started, g.cmd)
+		results <- result{sb, err}
+	}()
+	var startErr error
+	for range len(gofers) + 1 {
+		r := <-results
+		if r.err != nil {
+			if startErr == nil {
+				startErr = r.err
+			}
+			continue
+		}
+		started = append(started, r.cmd)
 	}
-	if err := startWith(sb, nil, netns); err != nil {
+	if startErr != nil {
 		cleanup()
-		return nil, fmt.Errorf("starting the sandbox: %w", err)
+		return nil, startErr
 	}
-	started = append(started, sb)
+	// The sandbox is last: the PIDs before it are the gofers'.
+	for i, c := range started {
+		if c == sb {
+			started = append(append(started[:i:i], started[i+1:]...), sb)
+			break
+		}
+	}
 	var pids []int
 	for _, c := range started {
 		pids = append(pids, c.Process.Pid)
 	}
+	logging.Debugf("gofers and sandbox started: %v", pids)
 	if a.Joined != nil {
 		if err := a.Joined(pids); err != nil {
 			cleanup()
@@ -337,15 +388,6 @@ func StartContainer(a ContainerArgs) (*Started, error) {
 		}
 	}
 
-	cs := &boot.ContainerSpec{
-		ID: a.ID, Spec: spec, Mounts: mounts, Overlay: overlay, RootGoferWritable: rootWritable,
-		Platform: a.Conf.Platform, Strace: a.Conf.Strace, Debug: a.Conf.Debug, Report: a.Conf.Report.Enabled,
-		Rlimits: ownRlimits(),
-	}
-	go func() {
-		boot.WriteContainerSpec(specW, cs)
-		specW.Close()
-	}()
 	line, err := bufio.NewReader(readyR).ReadString('\n')
 	line = strings.TrimSpace(line)
 	if line != "ok" {
