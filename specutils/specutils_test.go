@@ -72,8 +72,12 @@ func TestLoadBundleValidation(t *testing.T) {
 		{func(s *specs.Spec) { s.Mounts = append(s.Mounts, specs.Mount{Destination: "rel"}) }, `"mounts[6]"`},
 		{func(s *specs.Spec) { s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind"}) }, `source`},
 		{func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "rel"}}} }, `hooks.poststop[0].path`},
-		{func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"}) }, `linux.namespaces[5].type`},
-		{func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "pid"}) }, `given twice`},
+		{func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
+		}, `linux.namespaces[5].type`},
+		{func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "pid"})
+		}, `given twice`},
 		{func(s *specs.Spec) {
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}}
 		}, `"user" namespace`},
