@@ -165,6 +165,7 @@ func (s *sandbox) startRoot() error {
 	c.starts[c.init.PID()] = time.Now()
 	s.mu.Unlock()
 	s.k.Start(c.init)
+	s.settle(c)
 	return nil
 }
 

@@ -127,6 +127,8 @@ type container struct {
 	// no parent in the sandbox: the controller waits for them. Protected by sandbox.mu.
 	procs  map[int32]*kernel.ThreadGroup
 	starts map[int32]time.Time
+	// initCtx is the platform context of init's first thread (for settle).
+	initCtx *pausableContext
 	// Subcontainers only: their gofer connections, and gone, closed when Destroy has
 	// killed them (their init may never have run). Protected by sandbox.mu.
 	clients   []*proto.Client
@@ -245,6 +247,7 @@ func RunContainer(a ContainerArgs) int {
 		return fail("%v", err)
 	}
 	c.init = init
+	c.initCtx = pp.lastContext()
 	s.containers[cs.ID] = c
 	logger.Printf("boot: container %s created: init is PID %d", cs.ID, init.PID())
 
@@ -496,4 +499,24 @@ func closeFiles(files []*os.File) {
 
 func dupCloexec(fd int) (int, error) {
 	return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+}
+
+// settle waits, after a container's init was started, until it has run and then
+// stopped running application code for a moment (blocked in a system call: done with
+// its start-up, signal handlers installed), or has exited, for at most settleMax. A
+// client that signals a container right after start (runc's init is running native
+// code by then) otherwise races the program's start-up in the sandbox, which is slower,
+// and a signal that arrives before its handler is ignored by a PID 1.
+func (s *sandbox) settle(c *container) {
+	const settleMax = 15 * time.Millisecond
+	if c.initCtx == nil {
+		return
+	}
+	deadline := time.Now().Add(settleMax)
+	for time.Now().Before(deadline) {
+		if c.init.HasExited() || c.initCtx.settled(time.Millisecond) {
+			return
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
 }

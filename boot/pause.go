@@ -2,6 +2,7 @@ package boot
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"runsc.dev/pkg/arch"
@@ -21,6 +22,7 @@ type pausable struct {
 	platform.Platform
 
 	mu       sync.Mutex
+	last     *pausableContext // the context created last
 	paused   bool
 	resumed  chan struct{} // closed by Resume; nil when not paused
 	inSwitch int           // contexts inside the inner Switch
@@ -35,6 +37,11 @@ type pausableContext struct {
 	platform.Context
 	p    *pausable
 	kick chan struct{}
+	// For settle: how many times the thread ran application code, whether it runs it
+	// now, and when it last stopped (Unix nanoseconds).
+	switches atomic.Uint64
+	inside   atomic.Bool
+	left     atomic.Int64
 }
 
 // NewContext implements platform.Platform.
@@ -46,8 +53,22 @@ func (p *pausable) NewContext() (platform.Context, error) {
 	pc := &pausableContext{Context: c, p: p, kick: make(chan struct{}, 1)}
 	p.mu.Lock()
 	p.ctxs[pc] = struct{}{}
+	p.last = pc
 	p.mu.Unlock()
 	return pc, nil
+}
+
+// lastContext returns the context created last (that of the process just created).
+func (p *pausable) lastContext() *pausableContext {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last
+}
+
+// settled reports whether the thread has run application code and has been out of it
+// (in the sentry: blocked in a system call, most likely) for at least d.
+func (c *pausableContext) settled(d time.Duration) bool {
+	return c.switches.Load() > 0 && !c.inside.Load() && time.Now().UnixNano()-c.left.Load() >= int64(d)
 }
 
 // Switch implements platform.Context: it waits at the gate while the sandbox is paused.
@@ -66,7 +87,11 @@ func (c *pausableContext) Switch(as platform.AddressSpace, ac *arch.Context) (pl
 	}
 	p.inSwitch++
 	p.mu.Unlock()
+	c.inside.Store(true)
 	trap, err := c.Context.Switch(as, ac)
+	c.left.Store(time.Now().UnixNano())
+	c.inside.Store(false)
+	c.switches.Add(1)
 	p.mu.Lock()
 	p.inSwitch--
 	p.mu.Unlock()

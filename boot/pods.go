@@ -111,6 +111,7 @@ func (s *sandbox) createSubcontainer(a *control.CreateArgs, files []*os.File) er
 		return fail(err)
 	}
 	c.init = init
+	c.initCtx = s.pause.lastContext()
 	s.mu.Lock()
 	s.containers[a.ContainerID] = c
 	s.mu.Unlock()
@@ -216,6 +217,7 @@ func (s *sandbox) startSubcontainer(id string) error {
 	c.starts[c.init.PID()] = time.Now()
 	s.mu.Unlock()
 	s.k.Start(c.init)
+	s.settle(c)
 	return nil
 }
 

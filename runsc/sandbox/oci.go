@@ -293,6 +293,20 @@ func StartContainer(a ContainerArgs) (*Started, error) {
 		sb.SysProcAttr.Setctty = true
 		sb.SysProcAttr.Ctty = 0
 	}
+	if err := checkNamespacePaths(spec); err != nil {
+		return nil, err
+	}
+	if ns, ok := specutils.Namespace(spec, specs.CgroupNamespace); ok && ns.Path == "" {
+		sb.SysProcAttr.Cloneflags |= unix.CLONE_NEWCGROUP
+	}
+	if l := spec.Linux; l != nil && len(l.UIDMappings) > 0 {
+		// The sandbox runs in the container's user namespace too, as its root.
+		sb.SysProcAttr.Cloneflags |= unix.CLONE_NEWUSER
+		sb.SysProcAttr.UidMappings = idMaps(l.UIDMappings)
+		sb.SysProcAttr.GidMappings = idMaps(l.GIDMappings)
+		sb.SysProcAttr.GidMappingsEnableSetgroups = true
+		sb.SysProcAttr.Credential = &syscall.Credential{Uid: mappedRoot(l.UIDMappings), Gid: mappedRoot(l.GIDMappings)}
+	}
 	netns := ""
 	if ns, ok := specutils.Namespace(spec, specs.NetworkNamespace); ok {
 		netns = ns.Path
@@ -717,4 +731,44 @@ func joinSandbox(a ContainerArgs, gofers []*goferProc, mounts []boot.ContainerMo
 		a.Joined([]int{w.Process.Pid})
 	}
 	return &Started{SandboxPID: w.Process.Pid, GoferPIDs: pids, Socket: a.JoinSocket, Cmd: w}, nil
+}
+
+// nsTypes are the CLONE_NEW* flag of each namespace type, as NS_GET_NSTYPE reports it.
+var nsTypes = map[specs.LinuxNamespaceType]int{
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace: unix.CLONE_NEWNS, specs.IPCNamespace: unix.CLONE_NEWIPC,
+	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
+	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
+}
+
+// checkNamespacePaths verifies that every namespace path of the spec is a namespace of
+// the type it is given for.
+func checkNamespacePaths(spec *specs.Spec) error {
+	if spec.Linux == nil {
+		return nil
+	}
+	for i, ns := range spec.Linux.Namespaces {
+		if ns.Path == "" {
+			continue
+		}
+		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("linux.namespaces[%d].path: %s: %w", i, ns.Path, err)
+		}
+		typ, err := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("linux.namespaces[%d].path: %s is not a namespace: %w", i, ns.Path, err)
+		}
+		if want := nsTypes[ns.Type]; typ != want {
+			got := "another"
+			for t, f := range nsTypes {
+				if f == typ {
+					got = "a " + string(t)
+				}
+			}
+			return fmt.Errorf("linux.namespaces[%d].path: %s is %s namespace, not a %s namespace", i, ns.Path, got, ns.Type)
+		}
+	}
+	return nil
 }

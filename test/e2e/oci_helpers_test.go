@@ -387,7 +387,13 @@ func hasCapSysResource() bool {
 // processes of a killed PID namespace to be reaped (by us: we are their subreaper).
 func (rt ociRuntime) forceDelete(t *testing.T, id string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// runc's delete waits up to 10 s for the killed init, which waits for the processes
+	// exec'd into it to be reaped: reap what has exited first.
+	for i := 0; i < 10; i++ {
+		reapZombieChildren()
+		time.Sleep(20 * time.Millisecond)
+	}
+	deadline := time.Now().Add(40 * time.Second)
 	for {
 		reapZombieChildren()
 		o := rt.run(t, "delete", "--force", id)
