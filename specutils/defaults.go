@@ -143,6 +143,9 @@ func Unsupported(spec *specs.Spec) []string {
 		if len(r.Unified) > 0 {
 			add("linux.resources.unified", "ignored: not supported")
 		}
+		if len(r.Devices) > 0 {
+			add("linux.resources.devices", "ignored: the sandbox opens no host devices for the container")
+		}
 	}
 	for _, ns := range l.Namespaces {
 		switch ns.Type {
