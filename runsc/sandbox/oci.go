@@ -110,6 +110,15 @@ func StartContainer(a ContainerArgs) (*Started, error) {
 			f.Close()
 		}
 	}()
+	// Without --debug-log, the gofers' errors go to a file in the container's state
+	// directory, quoted when the container cannot be created.
+	var goferErr *os.File
+	if logs.gofer == nil {
+		if f, err := os.OpenFile(filepath.Join(a.Dir, "gofer.err"), os.O_CREATE|os.O_WRONLY|os.O_APPEND|unix.O_CLOEXEC, 0o600); err == nil {
+			goferErr = f
+			toClose = append(toClose, f)
+		}
+	}
 
 	// The root gofer, in a mount namespace where bind-mounted files are already bound
 	// into the rootfs.
@@ -133,6 +142,8 @@ func StartContainer(a ContainerArgs) (*Started, error) {
 		// (the containerd shim does with a terminal) would wait for the gofer to close it.
 		if logs.gofer != nil {
 			c.Stderr = logs.gofer
+		} else if goferErr != nil {
+			c.Stderr = goferErr
 		}
 		c.SysProcAttr = &syscall.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET,
@@ -407,7 +418,10 @@ func StartContainer(a ContainerArgs) (*Started, error) {
 	if line != "ok" {
 		cleanup()
 		if line == "" {
-			return nil, fmt.Errorf("the sandbox exited before the container was created (see --debug-log)")
+			line = "the sandbox exited before the container was created (see --debug-log)"
+		}
+		if b, _ := os.ReadFile(filepath.Join(a.Dir, "gofer.err")); len(b) > 0 {
+			line += " (gofer: " + strings.TrimSpace(strings.ReplaceAll(string(b), "\n", "; ")) + ")"
 		}
 		return nil, errors.New(line)
 	}

@@ -354,6 +354,9 @@ func readUntil(t *testing.T, f *os.File, want string) string {
 
 type syscallRlimit = syscall.Rlimit
 type syscallStat = syscall.Stat_t
+
+const syscallSIGTERM = syscall.SIGTERM
+
 type syscallWaitStatus = syscall.WaitStatus
 
 func getNofile(r *syscall.Rlimit) { syscall.Getrlimit(syscall.RLIMIT_NOFILE, r) }

@@ -784,3 +784,42 @@ func countSandboxes() int {
 	}
 	return n
 }
+
+func TestOCIRunForeground(t *testing.T) {
+	ociTest(t, func(t *testing.T, rt ociRuntime) {
+		// stdin reaches the container.
+		dir := newBundle(t, "sh", "-c", "read l; echo got-$l").write(t)
+		in := tempFile(t, "stdin")
+		in.WriteString("input\n")
+		in.Seek(0, 0)
+		if o := rt.runIn(t, in, "run", "--bundle", dir, ociID(t, "in")); o.status != 0 || o.stdout != "got-input\n" {
+			t.Errorf("run with stdin: %v", o)
+		}
+		in.Close()
+		// A signal to run goes to the container's init.
+		dir2 := newNamedBundle(t, "-sig", "sh", "-c", "trap 'exit 9' TERM; echo ready; while true; do sleep 0.1; done").write(t)
+		id := ociID(t, "sig")
+		out := tempFile(t, "out")
+		defer out.Close()
+		cmd := rt.cmd(t.Context(), "run", "--bundle", dir2, id)
+		cmd.Stdout = out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		waitFor(t, func() bool { return strings.Contains(readBack(out), "ready") }, "the container is ready")
+		cmd.Process.Signal(syscallSIGTERM)
+		cmd.Wait()
+		if s := exitStatus(cmd.ProcessState); s != 9 {
+			t.Errorf("run after SIGTERM exited %d, want 9 (the container's trap)", s)
+		}
+		// A terminal: run proxies it when there is no console socket.
+		b3 := newNamedBundle(t, "-tty", "sh", "-c", "test -t 0 && test -t 1 && echo on-a-tty; exit 3")
+		b3.spec.Process.Terminal = true
+		dir3 := b3.write(t)
+		script := strings.Join(rt.cmd(t.Context(), "run", "--bundle", dir3, ociID(t, "tty")).Args, " ")
+		if o := clientRun(t, nil, "script", "-qec", script, "/dev/null"); !strings.Contains(o.stdout, "on-a-tty") || o.status != 3 {
+			t.Errorf("run with a terminal under script: %v", o)
+		}
+	})
+}
