@@ -39,21 +39,20 @@ const (
 
 // Methods.
 const (
-	MethodStartRoot   = "StartRoot"   // start the root container's init (created at boot)
-	MethodCreate      = "Create"      // create a subcontainer (pods): CreateArgs + gofer fd + stdio
-	MethodStart       = "Start"       // start a subcontainer's init: ContainerArgs
-	MethodExec        = "Exec"        // ExecArgs + stdio fds -> ExecResult
-	MethodWait        = "Wait"        // ContainerArgs -> WaitResult (a container's init)
-	MethodWaitPID     = "WaitPID"     // WaitPIDArgs -> WaitResult
-	MethodSignal      = "Signal"      // SignalArgs
-	MethodProcesses   = "Processes"   // ContainerArgs -> []Process
-	MethodEvent       = "Event"       // ContainerArgs -> Stats
-	MethodPause       = "Pause"       // pause every task of the sandbox
-	MethodResume      = "Resume"      // resume them
-	MethodDestroy     = "Destroy"     // ContainerArgs: kill the container (the sandbox for the root)
-	MethodStatus      = "Status"      // ContainerArgs -> ContainerStatus
-	MethodRunHook     = "RunHook"     // HookArgs + stdin fd -> WaitResult (startContainer hooks)
-	MethodSandboxInfo = "SandboxInfo" // -> SandboxInfo
+	MethodStartRoot = "StartRoot" // start the root container's init (created at boot)
+	MethodCreate    = "Create"    // create a subcontainer (pods): CreateArgs + gofer fd + stdio
+	MethodStart     = "Start"     // start a subcontainer's init: ContainerArgs
+	MethodExec      = "Exec"      // ExecArgs + stdio fds -> ExecResult
+	MethodWait      = "Wait"      // ContainerArgs -> WaitResult (a container's init)
+	MethodWaitPID   = "WaitPID"   // WaitPIDArgs -> WaitResult
+	MethodSignal    = "Signal"    // SignalArgs
+	MethodProcesses = "Processes" // ContainerArgs -> []Process
+	MethodEvent     = "Event"     // ContainerArgs -> Stats
+	MethodPause     = "Pause"     // pause every task of the sandbox
+	MethodResume    = "Resume"    // resume them
+	MethodDestroy   = "Destroy"   // ContainerArgs: kill the container (the sandbox for the root)
+	MethodStatus    = "Status"    // ContainerArgs -> ContainerStatus
+	MethodRunHook   = "RunHook"   // HookArgs + stdin fd -> WaitResult (startContainer hooks)
 )
 
 // ContainerArgs names a container of the sandbox.
@@ -172,9 +171,14 @@ type CreateArgs struct {
 	Init        Process         `json:"init"`
 }
 
-// SandboxInfo describes the sandbox process.
-type SandboxInfo struct {
-	Containers []string `json:"containers"`
+// replyTimeouts bound how long Call waits for the methods that answer at once; the
+// others (Wait, WaitPID, RunHook, which take as long as the process they wait for) wait
+// as long as it takes.
+var replyTimeouts = map[string]time.Duration{
+	MethodStatus: 5 * time.Second, MethodSignal: 10 * time.Second, MethodProcesses: 10 * time.Second,
+	MethodEvent: 10 * time.Second, MethodPause: 30 * time.Second, MethodResume: 10 * time.Second,
+	MethodDestroy: 10 * time.Second, MethodStartRoot: 30 * time.Second, MethodStart: 30 * time.Second,
+	MethodExec: 60 * time.Second, MethodCreate: 60 * time.Second,
 }
 
 // request and response are the envelopes.
@@ -370,6 +374,12 @@ func Call(path, method string, args, result any, fds ...int) error {
 	if err != nil {
 		return fmt.Errorf("connecting to the sandbox: %w", err)
 	}
+	if d, ok := replyTimeouts[method]; ok {
+		// A sandbox that does not answer must not hang the CLI.
+		tv := unix.NsecToTimeval(d.Nanoseconds())
+		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+	}
 	var raw json.RawMessage
 	if args != nil {
 		if raw, err = json.Marshal(args); err != nil {
@@ -384,6 +394,9 @@ func Call(path, method string, args, result any, fds ...int) error {
 	if err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF || err == unix.ECONNRESET {
 			return fmt.Errorf("%s: the sandbox closed the connection (did it exit?)", method)
+		}
+		if err == unix.EAGAIN {
+			return fmt.Errorf("%s: the sandbox did not answer within %v", method, replyTimeouts[method])
 		}
 		return fmt.Errorf("%s: reading the sandbox's reply: %w", method, err)
 	}
