@@ -215,6 +215,14 @@ func Create(a CreateArgs) (_ *CreateResult, err error) {
 		ID: a.ID, Spec: spec, Rootfs: c.Rootfs, Conf: a.Conf, Dir: dir, Stdio: stdio,
 		Terminal: spec.Process.Terminal,
 		Joined: func(pids []int) error {
+			// Recorded at once: should this command die before the end, a delete
+			// still finds the processes to stop.
+			if c.SandboxPID == 0 && len(pids) > 0 {
+				c.SandboxPID = pids[len(pids)-1]
+				c.SandboxStart, _ = sandbox.ProcessStart(c.SandboxPID)
+				c.GoferPIDs = append([]int(nil), pids[:len(pids)-1]...)
+				c.save()
+			}
 			if c.Cgroup == nil {
 				return nil
 			}
@@ -379,10 +387,11 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	return err
 }
 
-// Delete removes a container; a running or paused one only with force.
+// Delete removes a container; a running or paused one (or one whose create is still
+// under way) only with force.
 func (c *Container) Delete(force bool) error {
 	switch c.Status {
-	case Running, Paused:
+	case Running, Paused, Creating:
 		if !force {
 			return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.ID, c.Status)
 		}

@@ -175,7 +175,8 @@ func (c *Container) refresh() {
 			}
 		}
 	case Creating:
-		// A create that died half-way: nothing runs unless its sandbox does.
+		// A create that died half-way is stopped once its sandbox is gone; delete
+		// (with --force while it runs) cleans it up.
 		if c.SandboxPID == 0 || !sandbox.Alive(c.SandboxPID, c.SandboxStart) {
 			c.Status = Stopped
 		}

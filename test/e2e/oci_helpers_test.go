@@ -357,6 +357,8 @@ type syscallStat = syscall.Stat_t
 
 const syscallSIGTERM = syscall.SIGTERM
 
+func syscallKill(pid int) { syscall.Kill(pid, syscall.SIGKILL) }
+
 type syscallWaitStatus = syscall.WaitStatus
 
 func getNofile(r *syscall.Rlimit) { syscall.Getrlimit(syscall.RLIMIT_NOFILE, r) }

@@ -823,3 +823,28 @@ func TestOCIRunForeground(t *testing.T) {
 		}
 	})
 }
+
+func TestOCICreateKilledMidway(t *testing.T) {
+	ociTest(t, func(t *testing.T, rt ociRuntime) {
+		b := newBundle(t, "sleep", "1000")
+		marker := filepath.Join(b.dir, "hook-started")
+		b.spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/busybox", Args: []string{"sh", "-c", "echo $$ > " + marker + "; exec sleep 30"}}}}
+		dir := b.write(t)
+		id := ociID(t, "k")
+		cmd := rt.cmd(t.Context(), "create", "--bundle", dir, id)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool { _, err := os.Stat(marker); return err == nil }, "the hook runs")
+		// The client dies in the middle of create; its hook is not the runtime's to stop.
+		cmd.Process.Kill()
+		cmd.Wait()
+		if b, err := os.ReadFile(marker); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				syscallKill(pid)
+			}
+		}
+		rt.forceDelete(t, id)
+		rt.mustFail(t, "state", id)
+	})
+}
