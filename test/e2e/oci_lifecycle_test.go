@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -846,5 +847,45 @@ func TestOCICreateKilledMidway(t *testing.T) {
 		}
 		rt.forceDelete(t, id)
 		rt.mustFail(t, "state", id)
+	})
+}
+
+func TestOCINetworkNamespacePath(t *testing.T) {
+	ociTest(t, func(t *testing.T, rt ociRuntime) {
+		// A process in a network namespace of its own holds it.
+		holder := exec.Command("unshare", "--net", "sleep", "1000")
+		if err := holder.Start(); err != nil {
+			t.Fatalf("unshare: %v", err)
+		}
+		defer func() { holder.Process.Kill(); holder.Wait() }()
+		nsPath := fmt.Sprintf("/proc/%d/ns/net", holder.Process.Pid)
+		var want string
+		waitFor(t, func() bool {
+			l, err := os.Readlink(nsPath)
+			self, _ := os.Readlink("/proc/self/ns/net")
+			want = l
+			return err == nil && l != self
+		}, "the holder is in its own network namespace")
+		b := newBundle(t, "sleep", "1000")
+		for i, ns := range b.spec.Linux.Namespaces {
+			if ns.Type == specs.NetworkNamespace {
+				b.spec.Linux.Namespaces[i].Path = nsPath
+			}
+		}
+		dir := b.write(t)
+		id := ociID(t, "n")
+		rt.mustRun(t, "run", "--detach", "--bundle", dir, id)
+		st := rt.state(t, id)
+		if got, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", st.PID)); got != want {
+			t.Errorf("the container's process is in network namespace %s, want %s", got, want)
+		}
+		rt.forceDelete(t, id)
+		// The path must be a network namespace.
+		for i, ns := range b.spec.Linux.Namespaces {
+			if ns.Type == specs.NetworkNamespace {
+				b.spec.Linux.Namespaces[i].Path = "/proc/self/ns/ipc"
+			}
+		}
+		rt.mustFail(t, "run", "--bundle", b.write(t), ociID(t, "bad"))
 	})
 }
