@@ -24,6 +24,32 @@ type Mount struct {
 	point  *Dentry // the dentry of parent this mount covers
 	flags  atomic.Uint32
 	id     uint64
+	source string // what /proc/mounts shows as the device
+}
+
+// Source is what /proc/mounts shows as the mount's device (the filesystem's name when
+// none was given).
+func (m *Mount) Source() string {
+	if m.source == "" {
+		return m.fs.Name()
+	}
+	return m.source
+}
+
+// Parent returns the mount m is mounted on (nil for the namespace root and anonymous
+// mounts).
+func (m *Mount) Parent() *Mount { return m.parent }
+
+// OptionsProvider is implemented by filesystems with mount options worth showing in
+// /proc/mounts (tmpfs's size and mode).
+type OptionsProvider interface {
+	MountOptions() string
+}
+
+// MountOpts are a new mount's options.
+type MountOpts struct {
+	Flags  uint32 // MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC
+	Source string // the device /proc/mounts shows ("" for the filesystem's name)
 }
 
 // Filesystem returns the mounted filesystem.
@@ -139,24 +165,31 @@ func (v *VirtualFilesystem) Mount(ctx Context, path string, fs Filesystem, flags
 
 // MountAt mounts fs over the directory point.
 func (v *VirtualFilesystem) MountAt(ctx Context, point VirtualDentry, fs Filesystem, flags uint32) error {
+	_, err := v.MountAtOpts(ctx, point, fs, MountOpts{Flags: flags})
+	return err
+}
+
+// MountAtOpts mounts fs over the directory point and returns the new mount.
+func (v *VirtualFilesystem) MountAtOpts(ctx Context, point VirtualDentry, fs Filesystem, opts MountOpts) (*Mount, error) {
 	if !point.Dentry.IsDir() {
-		return unix.ENOTDIR
+		return nil, unix.ENOTDIR
 	}
-	m := v.newMount(ctx, fs, flags)
+	m := v.newMount(ctx, fs, opts.Flags)
+	m.source = opts.Source
 	if !m.root.IsDir() {
-		return unix.ENOTDIR
+		return nil, unix.ENOTDIR
 	}
 	m.parent = point.Mount
 	m.point = point.Dentry
 	v.mountMu.Lock()
 	defer v.mountMu.Unlock()
 	if point.Dentry.dead.Load() {
-		return unix.ENOENT
+		return nil, unix.ENOENT
 	}
 	v.mounts[mountKey{point.Mount, point.Dentry}] = m
 	point.Dentry.mounted.Add(1)
 	v.all = append(v.all, m)
-	return nil
+	return m, nil
 }
 
 // Mounts returns every mount of the namespace, in mount order.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -201,5 +202,123 @@ func TestOverlayNoneReadOnly(t *testing.T) {
 	if _, err := os.Stat("/etc/runsc-ro-test"); err == nil {
 		os.Remove("/etc/runsc-ro-test")
 		t.Errorf("a write under --overlay=none reached the host")
+	}
+}
+
+// sandboxSh runs a shell command line under `runsc do` (in the e2e build directory,
+// visible inside the sandbox) and returns how it ended.
+func sandboxSh(t *testing.T, script string) outcome {
+	t.Helper()
+	return runRunsc(t, "do", "--cwd", buildDir, "/bin/sh", "-c", script)
+}
+
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s is not installed on the host: %v", name, err)
+	}
+	return p
+}
+
+func TestPsAux(t *testing.T) {
+	needTool(t, "ps")
+	got := sandboxSh(t, "sleep 5 & a=$!; sleep 6 & b=$!; ps aux; kill $a $b")
+	lines := strings.Split(strings.TrimSpace(got.stdout), "\n")
+	if got.status != 0 || len(lines) < 4 || !strings.HasPrefix(lines[0], "USER") {
+		t.Fatalf("ps aux in the sandbox: %v", got)
+	}
+	var sleeps, init bool
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) < 11 {
+			t.Errorf("short ps line %q", l)
+			continue
+		}
+		if f[1] == "1" && strings.Contains(l, "/bin/sh") {
+			init = true
+		}
+		if strings.Contains(l, "sleep 6") {
+			sleeps = true
+		}
+	}
+	if !init || !sleeps {
+		t.Errorf("ps aux does not list the sandbox's processes (init sh as PID 1, sleep 6): %v", got)
+	}
+}
+
+func TestProcSelfMaps(t *testing.T) {
+	got := sandboxSh(t, "cat /proc/self/maps")
+	if got.status != 0 {
+		t.Fatalf("cat /proc/self/maps: %v", got)
+	}
+	cat, _ := exec.LookPath("cat")
+	cat, _ = filepath.EvalSymlinks(cat)
+	var sawExe, sawStack, sawLibc bool
+	for _, l := range strings.Split(strings.TrimSpace(got.stdout), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 5 || len(f[1]) != 4 || !strings.Contains(f[0], "-") {
+			t.Errorf("malformed maps line %q", l)
+			continue
+		}
+		if len(f) >= 6 {
+			switch {
+			case f[5] == cat:
+				sawExe = true
+			case f[5] == "[stack]":
+				sawStack = true
+			case strings.Contains(f[5], "libc.so"):
+				sawLibc = true
+			}
+		}
+	}
+	if !sawExe || !sawStack || !sawLibc {
+		t.Errorf("/proc/self/maps of cat lacks its executable %s, libc or [stack]:\n%s", cat, got.stdout)
+	}
+}
+
+func TestDfTmp(t *testing.T) {
+	needTool(t, "df")
+	got := sandboxSh(t, "df /tmp && df -T / /tmp")
+	if got.status != 0 || !strings.Contains(got.stdout, "tmpfs") || !strings.Contains(got.stdout, "/tmp") ||
+		!strings.Contains(got.stdout, "overlay") {
+		t.Errorf("df in the sandbox: %v", got)
+	}
+}
+
+func TestGitCommit(t *testing.T) {
+	needTool(t, "git")
+	got := sandboxSh(t, `set -e
+git init -q /tmp/r && cd /tmp/r
+echo hello > f && mkdir d && echo x > d/g
+git add f d && git -c user.name=t -c user.email=t@example.com commit -q -m first
+echo more >> f && git -c user.name=t -c user.email=t@example.com commit -q -am second
+git log --oneline | wc -l
+git status --porcelain | wc -l
+git fsck --no-progress 2>&1 | wc -l`)
+	if got.status != 0 || strings.Fields(got.stdout)[0] != "2" || got.stdout != "2\n0\n0\n" {
+		t.Errorf("git init/add/commit in the sandbox: %v", got)
+	}
+}
+
+func TestGCCHello(t *testing.T) {
+	needTool(t, "gcc")
+	src := writeFile(t, "hello-gcc.c", []byte("#include <stdio.h>\nint main(void) { printf(\"hello from gcc\\n\"); return 0; }\n"), 0o644)
+	got := sandboxSh(t, "gcc -o /tmp/h "+src+" && /tmp/h")
+	if got.status != 0 || got.stdout != "hello from gcc\n" {
+		t.Errorf("gcc -o /tmp/h hello.c && /tmp/h in the sandbox: %v", got)
+	}
+}
+
+func TestPythonVenv(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skipf("no /usr/bin/python3: %v", err)
+	}
+	// The system's python, not whatever shims the caller's PATH has (pyenv's run helper
+	// programs that have nothing to do with the filesystem).
+	got := runRunsc(t, "do", "--env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"/bin/sh", "-c", "python3 -m venv /tmp/v && /tmp/v/bin/pip --version")
+	if got.status != 0 || !strings.HasPrefix(got.stdout, "pip ") || !strings.Contains(got.stdout, "/tmp/v/") {
+		t.Errorf("python3 -m venv /tmp/v && /tmp/v/bin/pip --version in the sandbox: %v", got)
 	}
 }

@@ -11,6 +11,8 @@ package tmpfs
 
 import (
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -83,6 +85,28 @@ func (fs *Filesystem) Statfs(ctx vfs.Context) (vfs.Statfs, error) {
 		st.Ffree = st.Files - n
 	}
 	return st, nil
+}
+
+// MountOptions implements vfs.OptionsProvider: size and mode when they are not the
+// defaults, as Linux's tmpfs shows them.
+func (fs *Filesystem) MountOptions() string {
+	var opts []string
+	fs.mu.Lock()
+	if fs.maxBytes != DefaultMaxBytes() {
+		opts = append(opts, "size="+strconv.FormatInt(fs.maxBytes/1024, 10)+"k")
+	}
+	fs.mu.Unlock()
+	st, _ := fs.root.Stat(nil)
+	if perm := st.Mode & 07777; perm != 01777 {
+		opts = append(opts, "mode="+strconv.FormatUint(uint64(perm), 8))
+	}
+	if st.UID != 0 {
+		opts = append(opts, "uid="+strconv.FormatUint(uint64(st.UID), 10))
+	}
+	if st.GID != 0 {
+		opts = append(opts, "gid="+strconv.FormatUint(uint64(st.GID), 10))
+	}
+	return strings.Join(opts, ",")
 }
 
 // DefaultMaxBytes is the size of a tmpfs mounted without size=: half of the host's
