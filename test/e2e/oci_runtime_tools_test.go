@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -169,6 +170,8 @@ func TestRuntimeToolsValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	known := knownDifferences(t)
+	before := takeSnapshot()
+	defer checkClientLeftovers(t, before)
 	var table strings.Builder
 	fmt.Fprintf(&table, "\n%-34s %-5s %-5s %s\n", "test", "runc", "runsc", "runsc's first failure")
 	var runcPass, runscPass int
@@ -176,6 +179,7 @@ func TestRuntimeToolsValidation(t *testing.T) {
 		rcOK, _ := tapResult(dir, name, runc)
 		rsOK, why := tapResult(dir, name, wrapper)
 		reapZombieChildren()
+		unmountLeaks()
 		mark := func(b bool) string {
 			if b {
 				return "pass"
@@ -200,4 +204,27 @@ func TestRuntimeToolsValidation(t *testing.T) {
 	}
 	fmt.Fprintf(&table, "passed: runc %d, runsc %d of %d\n", runcPass, runscPass, len(tests))
 	t.Log(table.String())
+}
+
+// unmountLeaks detaches the mounts that a test's bundle left in the host's mount
+// namespace: runc's container with rootfsPropagation "shared" (linux_rootfs_propagation)
+// propagates its mounts to the host, and they outlive the container.
+func unmountLeaks() {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	prefix := filepath.Join(os.TempDir(), "ocitest")
+	var points []string
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && strings.HasPrefix(f[4], prefix) {
+			points = append(points, f[4])
+		}
+	}
+	// Deepest first.
+	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
+	for _, p := range points {
+		syscall.Unmount(p, syscall.MNT_DETACH)
+	}
 }
