@@ -44,7 +44,7 @@ func newHostFile(v *vfs.VirtualFilesystem, fd int) (*vfs.FileDescription, error)
 }
 
 // handle dispatches one controller request.
-func (s *sandbox) handle(method string, args json.RawMessage, files []*os.File) (any, error) {
+func (s *sandbox) handle(method string, args json.RawMessage, files []*os.File, hangup <-chan struct{}) (any, error) {
 	// Only Exec, RunHook and Create take descriptors.
 	if method != control.MethodExec && method != control.MethodRunHook && method != control.MethodCreate && len(files) > 0 {
 		closeFiles(files)
@@ -81,13 +81,19 @@ func (s *sandbox) handle(method string, args json.RawMessage, files []*os.File) 
 		if err := control.DecodeArgs(method, args, &a); err != nil {
 			return nil, err
 		}
-		return s.wait(a.ContainerID)
+		return s.waitInit(a.ContainerID, nil)
 	case control.MethodWaitPID:
 		var a control.WaitPIDArgs
 		if err := control.DecodeArgs(method, args, &a); err != nil {
 			return nil, err
 		}
-		return s.waitPID(a.ContainerID, a.PID)
+		if !a.KillOnHangup {
+			hangup = nil
+		}
+		if a.PID == 0 {
+			return s.waitInit(a.ContainerID, hangup)
+		}
+		return s.waitPID(a.ContainerID, a.PID, hangup)
 	case control.MethodSignal:
 		var a control.SignalArgs
 		if err := control.DecodeArgs(method, args, &a); err != nil {
@@ -203,7 +209,9 @@ func waitResult(ws kernel.WaitStatus) *control.WaitResult {
 	return &control.WaitResult{Status: uint32(ws), ExitCode: ws.ShellCode()}
 }
 
-func (s *sandbox) wait(id string) (*control.WaitResult, error) {
+// waitInit waits for a container's init. If hangup fires first (the waiter standing
+// for the container was killed), the container is killed.
+func (s *sandbox) waitInit(id string, hangup <-chan struct{}) (*control.WaitResult, error) {
 	c, err := s.container(id)
 	if err != nil {
 		return nil, err
@@ -213,11 +221,20 @@ func (s *sandbox) wait(id string) (*control.WaitResult, error) {
 		return waitResult(c.init.WaitExited()), nil
 	case <-c.gone:
 	case <-s.destroyed:
+	case <-hangup:
+		if c.id == s.rootID {
+			s.destroy()
+		} else {
+			s.destroySubcontainer(c)
+		}
+		return nil, errors.New("the waiter went away: the container is killed")
 	}
 	return waitResult(kernel.SignaledStatus(int(unix.SIGKILL), false)), nil
 }
 
-func (s *sandbox) waitPID(id string, pid int32) (*control.WaitResult, error) {
+// waitPID waits for a process started through the controller. If hangup fires first
+// (its waiter was killed), the process is killed.
+func (s *sandbox) waitPID(id string, pid int32, hangup <-chan struct{}) (*control.WaitResult, error) {
 	c, err := s.container(id)
 	if err != nil {
 		return nil, err
@@ -237,6 +254,9 @@ func (s *sandbox) waitPID(id string, pid int32) (*control.WaitResult, error) {
 		return waitResult(kernel.SignaledStatus(int(unix.SIGKILL), false)), nil
 	case <-s.destroyed:
 		return waitResult(kernel.SignaledStatus(int(unix.SIGKILL), false)), nil
+	case <-hangup:
+		tg.SendSignal(&kernel.SignalInfo{Signo: int32(unix.SIGKILL), Code: kernel.SI_KERNEL})
+		return nil, errors.New("the waiter went away: the process is killed")
 	}
 	ws := tg.WaitExited()
 	s.mu.Lock()

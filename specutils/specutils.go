@@ -205,6 +205,9 @@ func Validate(spec *specs.Spec, bundle string) error {
 	return nil
 }
 
+// ValidateProcess checks a process (exec's), naming the field in the error.
+func ValidateProcess(p *specs.Process) error { return validateProcess(p, "process") }
+
 func validateProcess(p *specs.Process, field string) error {
 	if len(p.Args) == 0 || p.Args[0] == "" {
 		return fmt.Errorf("field %q is missing or empty", field+".args")

@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -102,10 +103,14 @@ type ExecResult struct {
 	PID int32 `json:"pid"`
 }
 
-// WaitPIDArgs wait for one process of a container.
+// WaitPIDArgs wait for one process of a container (PID 0: its init). With KillOnHangup
+// the process is killed if the waiter goes away first: the waiter stands for it on the
+// host (exec --detach, a pod's container), and SIGKILL to the waiter must not leave it
+// running.
 type WaitPIDArgs struct {
-	ContainerID string `json:"containerID"`
-	PID         int32  `json:"pid"`
+	ContainerID  string `json:"containerID"`
+	PID          int32  `json:"pid"`
+	KillOnHangup bool   `json:"killOnHangup,omitempty"`
 }
 
 // WaitResult is how a process ended.
@@ -417,7 +422,10 @@ func Call(path, method string, args, result any, fds ...int) error {
 
 // Handler serves one request: it decodes args itself and owns files (closing those it
 // does not keep). A nil result with a nil error is an empty success.
-type Handler func(method string, args json.RawMessage, files []*os.File) (any, error)
+//
+// hangup is closed if the client goes away before the reply (a waiter that was killed):
+// handlers that wait may act on it.
+type Handler func(method string, args json.RawMessage, files []*os.File, hangup <-chan struct{}) (any, error)
 
 // Server serves the controller socket and counts the requests in flight, so that the
 // sandbox can let its last replies (to Wait) go out before it exits.
@@ -472,7 +480,28 @@ func serveConn(fd int, h Handler) {
 		writeMessage(fd, response{Error: "bad request: " + err.Error()}, nil)
 		return
 	}
-	res, err := h(req.Method, req.Args, files)
+	// Watch for the client hanging up while the request is served.
+	hangup := make(chan struct{})
+	watched := make(chan struct{})
+	var finished atomic.Bool
+	go func() {
+		defer close(watched)
+		b := make([]byte, 1)
+		for {
+			n, _, err := unix.Recvfrom(fd, b, unix.MSG_PEEK)
+			if err == unix.EINTR {
+				continue
+			}
+			if !finished.Load() && (n == 0 || err != nil) {
+				close(hangup)
+			}
+			return
+		}
+	}()
+	res, err := h(req.Method, req.Args, files, hangup)
+	finished.Store(true)
+	unix.Shutdown(fd, unix.SHUT_RD) // wakes the watcher
+	<-watched
 	var resp response
 	if err != nil {
 		resp.Error = err.Error()

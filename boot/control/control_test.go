@@ -31,7 +31,7 @@ func serve(t *testing.T, h Handler) string {
 }
 
 func TestCallRoundTrip(t *testing.T) {
-	path := serve(t, func(method string, args json.RawMessage, files []*os.File) (any, error) {
+	path := serve(t, func(method string, args json.RawMessage, files []*os.File, _ <-chan struct{}) (any, error) {
 		defer closeAll(files)
 		switch method {
 		case MethodWaitPID:
@@ -98,7 +98,7 @@ func rawRequest(t *testing.T, path string, data []byte) string {
 
 func TestMalformedRequests(t *testing.T) {
 	called := make(chan string, 8)
-	path := serve(t, func(method string, args json.RawMessage, files []*os.File) (any, error) {
+	path := serve(t, func(method string, args json.RawMessage, files []*os.File, _ <-chan struct{}) (any, error) {
 		closeAll(files)
 		called <- method
 		return nil, nil
@@ -161,4 +161,42 @@ func FuzzReadMessage(f *testing.F) {
 			json.Unmarshal(body, &req)
 		}
 	})
+}
+
+func TestHangup(t *testing.T) {
+	saw := make(chan bool, 1)
+	path := serve(t, func(method string, args json.RawMessage, files []*os.File, hangup <-chan struct{}) (any, error) {
+		closeAll(files)
+		select {
+		case <-hangup:
+			saw <- true
+		case <-time.After(10 * time.Second):
+			saw <- false
+		}
+		return nil, nil
+	})
+	fd, _ := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	addr, done, _ := socketAddress(path)
+	if err := unix.Connect(fd, addr); err != nil {
+		t.Fatal(err)
+	}
+	done()
+	writeMessage(fd, request{Method: MethodWaitPID}, nil)
+	time.Sleep(20 * time.Millisecond)
+	unix.Close(fd) // the waiter dies
+	if !<-saw {
+		t.Errorf("the handler did not see the client hang up")
+	}
+	// A client that waits for its reply is not seen as gone.
+	path = serve(t, func(method string, args json.RawMessage, files []*os.File, hangup <-chan struct{}) (any, error) {
+		select {
+		case <-hangup:
+			return nil, errors.New("hung up")
+		case <-time.After(50 * time.Millisecond):
+			return nil, nil
+		}
+	})
+	if err := Call(path, MethodWaitPID, nil, nil); err != nil {
+		t.Errorf("a waiting client: %v", err)
+	}
 }

@@ -148,7 +148,7 @@ func (e *Exec) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 	if err != nil {
 		return fail("exec: %v", err)
 	}
-	if err := specutils.Validate(&specs.Spec{Version: c.Version, Process: sp, Root: c.Spec.Root}, c.Bundle); err != nil {
+	if err := specutils.ValidateProcess(sp); err != nil {
 		return fail("exec: %v", err)
 	}
 	if c.Status == container.Paused && e.ignorePaused {
@@ -237,7 +237,7 @@ func (e *Exec) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 // status is the process's, and that forwards signals to it (what the containerd shim
 // and conmon expect of the PID in --pid-file). Its PID goes to the pid file.
 func (e *Exec) startWaiter(root string, c *container.Container, pid int32, flags []string) subcommands.ExitStatus {
-	args := append(flags, "wait", "--pid="+strconv.Itoa(int(pid)), "--quiet", c.ID)
+	args := append(flags, "wait", "--pid="+strconv.Itoa(int(pid)), "--quiet", "--bound", c.ID)
 	w := exec.Command("/proc/self/exe", args...)
 	w.Args[0] = "runsc-exec-wait"
 	if null := devNull(); null != nil {
@@ -281,7 +281,7 @@ func waitExec(c *container.Container, pid int32, master *os.File) subcommands.Ex
 	if master != nil {
 		wait, restore = console.Proxy(master)
 	}
-	code, err := c.WaitPID(pid)
+	code, err := c.WaitPID(pid, false)
 	if wait != nil {
 		done := make(chan struct{})
 		go func() {

@@ -26,6 +26,7 @@ type Wait struct {
 	pid    int
 	quiet  bool
 	socket string
+	bound  bool
 }
 
 // Name implements subcommands.Command.
@@ -42,6 +43,7 @@ func (w *Wait) SetFlags(f *flag.FlagSet) {
 	f.IntVar(&w.pid, "pid", 0, "wait for this process (a PID in the sandbox, from exec) instead of the container's init")
 	f.BoolVar(&w.quiet, "quiet", false, "print nothing; only exit with the status")
 	f.StringVar(&w.socket, "socket", "", "the sandbox's controller socket (internal: the waiter of a pod's container, started before its state exists)")
+	f.BoolVar(&w.bound, "bound", false, "the process (or container) is killed if this waiter is (internal: the waiters that stand for them on the host)")
 }
 
 // Execute implements subcommands.Command.
@@ -70,7 +72,7 @@ func (w *Wait) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 			control.Call(c.Socket, control.MethodSignal, &control.SignalArgs{ContainerID: c.ID, PID: int32(w.pid), Signo: int(s.(syscall.Signal))}, nil)
 		}
 	}()
-	code, err := c.WaitPID(int32(w.pid))
+	code, err := c.WaitPID(int32(w.pid), w.bound)
 	if err != nil {
 		return fail("wait: %v", err)
 	}

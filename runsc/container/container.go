@@ -458,14 +458,10 @@ func (c *Container) Exec(p *control.Process, stdio []*os.File) (int32, error) {
 
 // WaitPID waits for a process started by Exec (pid 0: the container's init) and returns
 // its exit code (128+N for signal N).
-func (c *Container) WaitPID(pid int32) (int, error) {
+// With bound, the process is killed should this waiter be killed first.
+func (c *Container) WaitPID(pid int32, bound bool) (int, error) {
 	var res control.WaitResult
-	var err error
-	if pid == 0 {
-		err = control.Call(c.Socket, control.MethodWait, &control.ContainerArgs{ContainerID: c.ID}, &res)
-	} else {
-		err = control.Call(c.Socket, control.MethodWaitPID, &control.WaitPIDArgs{ContainerID: c.ID, PID: pid}, &res)
-	}
+	err := control.Call(c.Socket, control.MethodWaitPID, &control.WaitPIDArgs{ContainerID: c.ID, PID: pid, KillOnHangup: bound}, &res)
 	if err != nil {
 		if pid == 0 {
 			if code, ok := c.savedExitCode(); ok {

@@ -728,7 +728,7 @@ func joinSandbox(a ContainerArgs, gofers []*goferProc, mounts []boot.ContainerMo
 		return nil, err
 	}
 	// The waiter: its exit status is the container's, and it forwards signals.
-	args := append(append([]string{}, a.WaiterFlags...), "wait", "--quiet", "--socket="+a.JoinSocket, a.ID)
+	args := append(append([]string{}, a.WaiterFlags...), "wait", "--quiet", "--bound", "--socket="+a.JoinSocket, a.ID)
 	w := exec.Command(selfExe, args...)
 	w.Args[0] = "runsc-container-wait"
 	if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {

@@ -889,3 +889,27 @@ func TestOCINetworkNamespacePath(t *testing.T) {
 		rt.mustFail(t, "run", "--bundle", b.write(t), ociID(t, "bad"))
 	})
 }
+
+func TestOCIExecDetachedKilled(t *testing.T) {
+	ociTest(t, func(t *testing.T, rt ociRuntime) {
+		dir := newBundle(t, "sleep", "1000").write(t)
+		id := ociID(t, "e")
+		rt.mustRun(t, "run", "--detach", "--bundle", dir, id)
+		pidFile := filepath.Join(dir, "exec.pid")
+		rt.mustRun(t, "exec", "--detach", "--pid-file", pidFile, id, "sleep", "999")
+		waitFor(t, func() bool { return strings.Contains(rt.mustRun(t, "ps", id), "sleep 999") }, "the exec'd process runs")
+		b, _ := os.ReadFile(pidFile)
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatalf("pid file %q: %v", b, err)
+		}
+		// SIGKILL to the PID a client was given ends the process (with runsc, the waiter
+		// that stands for it takes the process with it).
+		syscallKill(pid)
+		waitFor(t, func() bool {
+			reapZombieChildren()
+			return !strings.Contains(rt.mustRun(t, "ps", id), "sleep 999")
+		}, "the exec'd process is gone")
+		rt.forceDelete(t, id)
+	})
+}

@@ -160,15 +160,36 @@ func TestRuntimeToolsValidation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the runtime-tools suite cannot be built: %v", err)
 	}
-	runc := "/usr/sbin/runc"
-	if _, err := os.Stat(runc); err != nil {
+	if _, err := os.Stat("/usr/sbin/runc"); err != nil {
 		t.Fatalf("runc is missing (make deps installs it): %v", err)
 	}
+	// Both runtimes keep their state in private roots (the suite leaves runc's stopped
+	// containers behind; runsc must leave nothing).
+	runcRoot, runscRoot := filepath.Join(buildDir, "rtt-runc-root"), filepath.Join(buildDir, "rtt-runsc-root")
+	os.RemoveAll(runscRoot)
+	runc := filepath.Join(buildDir, "runc-rtt")
 	wrapper := filepath.Join(buildDir, "runsc-overlay-none")
-	script := fmt.Sprintf("#!/bin/sh\nexec %s --overlay=none \"$@\"\n", runscBinary(t))
-	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
+	for path, script := range map[string]string{
+		runc:    fmt.Sprintf("#!/bin/sh\nexec /usr/sbin/runc --root %s \"$@\"\n", runcRoot),
+		wrapper: fmt.Sprintf("#!/bin/sh\nexec %s --root %s --overlay=none \"$@\"\n", runscBinary(t), runscRoot),
+	} {
+		if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
+	defer func() {
+		out, _ := exec.Command(runc, "list", "-q").Output()
+		for _, id := range strings.Fields(string(out)) {
+			exec.Command(runc, "delete", "--force", id).Run()
+		}
+		if ents, _ := os.ReadDir(runscRoot); len(ents) > 0 {
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.Name())
+			}
+			t.Errorf("runsc left containers behind in its state: %v", names)
+		}
+	}()
 	known := knownDifferences(t)
 	before := takeSnapshot()
 	defer checkClientLeftovers(t, before)
