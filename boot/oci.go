@@ -512,11 +512,20 @@ func (s *sandbox) settle(c *container) {
 	if c.initCtx == nil {
 		return
 	}
-	deadline := time.Now().Add(settleMax)
-	for time.Now().Before(deadline) {
-		if c.init.HasExited() || c.initCtx.settled(time.Millisecond) {
+	deadline := time.NewTimer(settleMax)
+	defer deadline.Stop()
+	tick := time.NewTicker(200 * time.Microsecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.init.ExitedCh():
 			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+			if c.initCtx.settled(time.Millisecond) {
+				return
+			}
 		}
-		time.Sleep(200 * time.Microsecond)
 	}
 }

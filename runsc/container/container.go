@@ -323,11 +323,16 @@ func (c *Container) stopSandbox() {
 			sandbox.WaitGone(c.SandboxPID, c.SandboxStart, 2*time.Second)
 		}
 	}
-	// The gofers exit when the sandbox's end of their sockets closes.
+	// The gofers would exit when the sandbox's end of their sockets closes; with the
+	// sandbox (or the pod's container) gone they serve nobody, and have nothing to
+	// flush (every write is made when asked): end them now.
 	for _, p := range c.GoferPIDs {
-		if !sandbox.WaitGone(p, 0, time.Second) {
+		if sandbox.Alive(p, 0) && isGofer(p) {
 			unix.Kill(p, unix.SIGKILL)
 		}
+	}
+	for _, p := range c.GoferPIDs {
+		sandbox.WaitGone(p, 0, time.Second)
 	}
 }
 
@@ -544,4 +549,10 @@ func waiterFlags(conf *config.Config) []string {
 		f = append(f, "--log="+conf.LogFile)
 	}
 	return f
+}
+
+// isGofer checks that pid is still a gofer (and not a reused PID) before it is killed.
+func isGofer(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return err == nil && strings.HasPrefix(string(b), "runsc-gofer\x00")
 }
