@@ -10,10 +10,12 @@ import (
 
 	"runsc.dev/gofer/proto"
 	"runsc.dev/sentry/fs/dev"
+	"runsc.dev/sentry/fs/devpts"
 	"runsc.dev/sentry/fs/gofer"
 	"runsc.dev/sentry/fs/host"
 	"runsc.dev/sentry/fs/overlay"
 	"runsc.dev/sentry/fs/proc"
+	"runsc.dev/sentry/fs/sys"
 	"runsc.dev/sentry/fs/tmpfs"
 	"runsc.dev/sentry/vfs"
 )
@@ -75,7 +77,10 @@ type MountSpec struct {
 func DoMounts() []MountSpec {
 	return []MountSpec{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "nodev", "noexec"}},
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "nodev", "noexec", "ro"}},
+		{Destination: "/sys/fs/cgroup", Type: "cgroup2", Source: "cgroup2", Options: []string{"nosuid", "nodev", "noexec", "ro"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "nodev", "mode=1777"}},
 		{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}},
 	}
@@ -133,6 +138,8 @@ type mountOptions struct {
 	mode     uint32
 	hasMode  bool
 	uid, gid uint32
+	hasGID   bool
+	ptmxMode uint32
 }
 
 // parseMountOptions turns OCI mount options into mount flags and filesystem data.
@@ -160,19 +167,23 @@ func parseMountOptions(opts []string) (mountOptions, error) {
 		case "bind", "rbind", "private", "rprivate", "slave", "rslave", "shared", "rshared",
 			"unbindable", "runbindable", "relatime", "norelatime", "noatime", "atime",
 			"strictatime", "nodiratime", "diratime", "sync", "async", "newinstance",
-			"nr_inodes", "ptmxmode", "defaults", "tmpcopyup", "rro", "rrw", "nosymfollow":
+			"nr_inodes", "defaults", "tmpcopyup", "rro", "rrw", "nosymfollow":
 		case "size":
 			n, err := parseTmpfsSize(val)
 			if err != nil || !hasVal {
 				return o, fmt.Errorf("bad size=%q", val)
 			}
 			o.size = n
-		case "mode":
+		case "mode", "ptmxmode":
 			m, err := strconv.ParseUint(val, 8, 32)
 			if err != nil || m > 07777 {
-				return o, fmt.Errorf("bad mode=%q", val)
+				return o, fmt.Errorf("bad %s=%q", key, val)
 			}
-			o.mode, o.hasMode = uint32(m), true
+			if key == "mode" {
+				o.mode, o.hasMode = uint32(m), true
+			} else {
+				o.ptmxMode = uint32(m)
+			}
 		case "uid", "gid":
 			n, err := strconv.ParseUint(val, 10, 32)
 			if err != nil {
@@ -181,7 +192,7 @@ func parseMountOptions(opts []string) (mountOptions, error) {
 			if key == "uid" {
 				o.uid = uint32(n)
 			} else {
-				o.gid = uint32(n)
+				o.gid, o.hasGID = uint32(n), true
 			}
 		default:
 			return o, fmt.Errorf("unsupported mount option %q", opt)
@@ -246,6 +257,18 @@ func mountSpec(ctx vfs.Context, v *vfs.VirtualFilesystem, m MountSpec) error {
 		fs = tmpfs.New(tmpfs.Options{Mode: mode, UID: o.uid, GID: o.gid, MaxBytes: o.size})
 	case "proc":
 		fs = proc.New()
+	case "devpts":
+		opts := devpts.Options{PtmxMode: o.ptmxMode, GID: o.gid, GIDSet: o.hasGID}
+		if o.hasMode {
+			opts.Mode = o.mode
+		}
+		fs = devpts.New(opts)
+	case "sysfs":
+		fs = sys.New(0)
+		o.flags |= vfs.MountReadOnly
+	case "cgroup", "cgroup2":
+		fs = sys.NewCgroup()
+		o.flags |= vfs.MountReadOnly
 	default:
 		return fmt.Errorf("filesystem type %q is not supported", m.Type)
 	}
@@ -253,7 +276,17 @@ func mountSpec(ctx vfs.Context, v *vfs.VirtualFilesystem, m MountSpec) error {
 	if err := makeMountPoint(ctx, v, root, m.Destination); err != nil {
 		return fmt.Errorf("creating the mount point: %w", err)
 	}
-	return v.Mount(ctx, m.Destination, fs, o.flags)
+	root = v.Root()
+	point, err := v.GetDentryAt(ctx, root, root, m.Destination, true)
+	if err != nil {
+		return err
+	}
+	source := m.Source
+	if source == "" {
+		source = fs.Name()
+	}
+	_, err = v.MountAtOpts(ctx, point, fs, vfs.MountOpts{Flags: o.flags, Source: source})
+	return err
 }
 
 // makeMountPoint creates p and its missing parents (mode 0755).
@@ -313,6 +346,9 @@ func stdioTable(v *vfs.VirtualFilesystem) (*vfs.FDTable, error) {
 			unix.Close(hfd)
 			return nil, fmt.Errorf("wrapping stdio fd %d: %w", i, err)
 		}
+		if i == 1 {
+			setConsole(f)
+		}
 		err = fdt.NewFDAt(int32(i), f, false)
 		f.DecRef()
 		if err != nil {
@@ -320,4 +356,14 @@ func stdioTable(v *vfs.VirtualFilesystem) (*vfs.FDTable, error) {
 		}
 	}
 	return fdt, nil
+}
+
+// setConsole makes /dev/console the sandbox's standard output (a host file): the
+// console is where the container's output goes. The console keeps a reference to it.
+func setConsole(f *vfs.FileDescription) {
+	f.IncRef()
+	dev.SetConsole(func(ctx vfs.Context, vd vfs.VirtualDentry, flags uint32) (vfs.FileImpl, vfs.FileOptions, error) {
+		impl, err := f.Inode().Open(ctx, vd, flags)
+		return impl, vfs.FileOptions{Stream: true}, err
+	})
 }

@@ -11,8 +11,20 @@ import (
 type DeviceOpener func(ctx Context, vd VirtualDentry, flags uint32) (FileImpl, FileOptions, error)
 
 var devices struct {
-	mu   sync.RWMutex
-	char map[uint64]DeviceOpener
+	mu        sync.RWMutex
+	char      map[uint64]DeviceOpener
+	charMajor map[uint32]DeviceOpener
+}
+
+// RegisterCharMajor makes opening any character device node of major (whose minor
+// was not registered by itself) call open.
+func RegisterCharMajor(major uint32, open DeviceOpener) {
+	devices.mu.Lock()
+	defer devices.mu.Unlock()
+	if devices.charMajor == nil {
+		devices.charMajor = make(map[uint32]DeviceOpener)
+	}
+	devices.charMajor[major] = open
 }
 
 // RegisterCharDevice makes opening any character device node major:minor (on any
@@ -29,5 +41,8 @@ func RegisterCharDevice(major, minor uint32, open DeviceOpener) {
 func lookupCharDevice(rdev uint64) DeviceOpener {
 	devices.mu.RLock()
 	defer devices.mu.RUnlock()
-	return devices.char[rdev]
+	if open := devices.char[rdev]; open != nil {
+		return open
+	}
+	return devices.charMajor[unix.Major(rdev)]
 }

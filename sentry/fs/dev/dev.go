@@ -1,12 +1,15 @@
 // Package dev owns the sentry's /dev: the memory character devices (null, zero, full,
-// random, urandom), /dev/tty, and the fd, stdin, stdout and stderr links into
-// /proc/self/fd. The devices are registered with the VFS by number, so that a device node
+// random, urandom), the nodes of /dev/tty (opened by sentry/fs/devpts) and
+// /dev/console (the sandbox's console, which boot provides), and the fd, stdin, stdout,
+// stderr and ptmx links. The devices are registered with the VFS by number, so that a device node
 // made with mknod anywhere opens the same way; /dev itself is a tmpfs holding the nodes.
 //
 // Lock order: no locks of its own.
 package dev
 
 import (
+	"sync/atomic"
+
 	"golang.org/x/sys/unix"
 
 	"runsc.dev/sentry/fs/tmpfs"
@@ -23,6 +26,7 @@ const (
 	urandMinor  = 9
 	ttyMajor    = 5
 	ttyMinor    = 0
+	consMinor   = 1
 )
 
 func init() {
@@ -31,10 +35,20 @@ func init() {
 	vfs.RegisterCharDevice(memMajor, fullMinor, openMem(memFull))
 	vfs.RegisterCharDevice(memMajor, randomMinor, openMem(memRandom))
 	vfs.RegisterCharDevice(memMajor, urandMinor, openMem(memRandom))
-	vfs.RegisterCharDevice(ttyMajor, ttyMinor, func(ctx vfs.Context, vd vfs.VirtualDentry, flags uint32) (vfs.FileImpl, vfs.FileOptions, error) {
-		// No process has a controlling terminal in the sandbox yet.
+	vfs.RegisterCharDevice(ttyMajor, consMinor, func(ctx vfs.Context, vd vfs.VirtualDentry, flags uint32) (vfs.FileImpl, vfs.FileOptions, error) {
+		if open := console.Load(); open != nil {
+			return (*open)(ctx, vd, flags)
+		}
 		return nil, vfs.FileOptions{}, unix.ENXIO
 	})
+}
+
+var console atomic.Pointer[vfs.DeviceOpener]
+
+// SetConsole makes opening /dev/console (5:1) call open: the sandbox's console, where
+// the container's output goes. Without one, the open fails with ENXIO.
+func SetConsole(open vfs.DeviceOpener) {
+	console.Store(&open)
 }
 
 // New returns a /dev filesystem: the device nodes, the /proc/self/fd links, and empty
@@ -52,8 +66,13 @@ func New(ctx vfs.Context) (*tmpfs.Filesystem, error) {
 		{"random", memMajor, randomMinor},
 		{"urandom", memMajor, urandMinor},
 		{"tty", ttyMajor, ttyMinor},
+		{"console", ttyMajor, consMinor},
 	} {
-		if _, err := root.Mknod(ctx, n.name, vfs.CreateOptions{Mode: unix.S_IFCHR | 0666, Rdev: unix.Mkdev(n.major, n.minor)}); err != nil {
+		mode := uint32(0666)
+		if n.name == "console" {
+			mode = 0600
+		}
+		if _, err := root.Mknod(ctx, n.name, vfs.CreateOptions{Mode: unix.S_IFCHR | mode, Rdev: unix.Mkdev(n.major, n.minor)}); err != nil {
 			return nil, err
 		}
 	}
