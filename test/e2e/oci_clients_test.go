@@ -27,13 +27,18 @@ func TestClientPodman(t *testing.T) {
 	image := busyboxImage(t)
 	base := filepath.Join(buildDir, "podman")
 	os.RemoveAll(base)
-	for _, d := range []string{"root", "run", "tmp"} {
+	for _, d := range []string{"root", "tmp"} {
 		os.MkdirAll(filepath.Join(base, d), 0o700)
 	}
-	global := []string{"podman", "--root", filepath.Join(base, "root"), "--runroot", filepath.Join(base, "run"),
+	// podman refuses a runroot longer than 50 characters: a short one, removed after.
+	runroot := "/run/runsc-e2e-podman"
+	os.RemoveAll(runroot)
+	os.MkdirAll(runroot, 0o700)
+	t.Cleanup(func() { os.RemoveAll(runroot) })
+	global := []string{"podman", "--root", filepath.Join(base, "root"), "--runroot", runroot,
 		"--tmpdir", filepath.Join(base, "tmp"), "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
 		"--events-backend", "file"}
-	env := []string{"XDG_RUNTIME_DIR=" + filepath.Join(base, "run"), "CONTAINERS_CONF=/dev/null"}
+	env := []string{"XDG_RUNTIME_DIR=" + runroot, "CONTAINERS_CONF=/dev/null"}
 	if o := clientRun(t, env, append(global, "load", "-i", image)...); o.status != 0 {
 		t.Fatalf("podman load: %v", o)
 	}
