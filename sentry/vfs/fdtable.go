@@ -125,9 +125,19 @@ func (t *FDTable) NewFDAt(fd int32, f *FileDescription, cloexec bool) error {
 	t.setLocked(int(fd), &fdEntry{file: f, cloexec: cloexec})
 	t.mu.Unlock()
 	if old != nil {
-		old.file.DecRef()
+		t.dropFile(old.file)
 	}
 	return nil
+}
+
+// dropFile drops the table's reference to a file whose descriptor was closed, after
+// releasing the POSIX locks the table holds on its inode (closing any descriptor of a
+// file releases them all, as on Linux).
+func (t *FDTable) dropFile(f *FileDescription) {
+	if locks.count.Load() != 0 {
+		releaseOwnerLocks(f.Inode(), t)
+	}
+	f.DecRef()
 }
 
 // Get returns the file at fd with a reference the caller drops, and its FD_CLOEXEC flag.
@@ -163,7 +173,8 @@ func (t *FDTable) SetCloexec(fd int32, cloexec bool) error {
 	return nil
 }
 
-// Remove closes fd, returning its file (whose table reference the caller drops).
+// Remove closes fd, returning its file (whose table reference the caller drops; Close
+// also releases the table's POSIX locks on it).
 func (t *FDTable) Remove(fd int32) (*FileDescription, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -184,7 +195,7 @@ func (t *FDTable) Close(fd int32) error {
 	if err != nil {
 		return err
 	}
-	f.DecRef()
+	t.dropFile(f)
 	return nil
 }
 
@@ -202,7 +213,7 @@ func (t *FDTable) Dup2(oldFD, newFD int32, cloexec bool) error {
 	t.setLocked(int(newFD), &fdEntry{file: e.file, cloexec: cloexec})
 	t.mu.Unlock()
 	if old != nil {
-		old.file.DecRef()
+		t.dropFile(old.file)
 	}
 	return nil
 }
@@ -240,7 +251,7 @@ func (t *FDTable) CloseOnExec() {
 	}
 	t.mu.Unlock()
 	for _, f := range drop {
-		f.DecRef()
+		t.dropFile(f)
 	}
 }
 
@@ -258,7 +269,7 @@ func (t *FDTable) RemoveAll() {
 	t.next = 0
 	t.mu.Unlock()
 	for _, f := range drop {
-		f.DecRef()
+		t.dropFile(f)
 	}
 }
 

@@ -322,3 +322,15 @@ func TestPythonVenv(t *testing.T) {
 		t.Errorf("python3 -m venv /tmp/v && /tmp/v/bin/pip --version in the sandbox: %v", got)
 	}
 }
+
+func TestSqlite(t *testing.T) {
+	if _, err := exec.LookPath("sqlite3"); err != nil {
+		if out, err := exec.Command("apt-get", "install", "-y", "-q", "sqlite3").CombinedOutput(); err != nil {
+			t.Skipf("sqlite3 is not installed and apt-get install failed: %v\n%s", err, out)
+		}
+	}
+	got := sandboxSh(t, `sqlite3 /tmp/db "create table t(a integer primary key, b text); insert into t(b) values ('x'), ('y'); select a, b from t order by a;" && sqlite3 /tmp/db "select count(*) from t;"`)
+	if got.status != 0 || got.stdout != "1|x\n2|y\n2\n" {
+		t.Errorf("sqlite3 in the sandbox: %v", got)
+	}
+}
