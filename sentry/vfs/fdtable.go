@@ -255,6 +255,33 @@ func (t *FDTable) CloseOnExec() {
 	}
 }
 
+// CloseRange closes the descriptors first to last (or sets FD_CLOEXEC on them, for
+// close_range's CLOSE_RANGE_CLOEXEC).
+func (t *FDTable) CloseRange(first, last uint32, cloexec bool) {
+	var drop []*FileDescription
+	t.mu.Lock()
+	s := *t.slots.Load()
+	for i := uint64(first); i <= uint64(last) && i < uint64(len(s)); i++ {
+		e := s[i].Load()
+		if e == nil {
+			continue
+		}
+		if cloexec {
+			s[i].Store(&fdEntry{file: e.file, cloexec: true})
+			continue
+		}
+		drop = append(drop, e.file)
+		s[i].Store(nil)
+		if int(i) < t.next {
+			t.next = int(i)
+		}
+	}
+	t.mu.Unlock()
+	for _, f := range drop {
+		t.dropFile(f)
+	}
+}
+
 // RemoveAll closes every descriptor (process exit).
 func (t *FDTable) RemoveAll() {
 	var drop []*FileDescription

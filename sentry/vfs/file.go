@@ -118,6 +118,13 @@ func GenericSeek(cur, offset int64, whence int, size int64) (int64, error) {
 	return offset, nil
 }
 
+// Allocator is implemented by file implementations that support fallocate(2). The
+// syscall has checked the mode's combination, the range, and that the file is a
+// writable regular file.
+type Allocator interface {
+	Allocate(ctx Context, mode uint32, off, length int64) error
+}
+
 // StatusFlagsObserver is implemented by file implementations that act on status flags
 // (O_NONBLOCK on a host fd): the VFS tells them the flags at creation and every change.
 type StatusFlagsObserver interface {

@@ -603,3 +603,16 @@ func (f *dirFile) Getdents(ctx vfs.Context, off int64, emit func(vfs.Dirent) boo
 		f.valid = false
 	}
 }
+
+// Allocate implements vfs.Allocator on the host file.
+func (f *regularFile) Allocate(ctx vfs.Context, mode uint32, off, length int64) error {
+	err := unix.Fallocate(f.fd, mode, off, length)
+	f.inode.stale.Store(true)
+	if err != nil {
+		if e, ok := err.(unix.Errno); ok {
+			return e
+		}
+		return unix.EIO
+	}
+	return nil
+}

@@ -170,3 +170,64 @@ func (f *dirFile) Getdents(ctx vfs.Context, off int64, emit func(vfs.Dirent) boo
 	}
 	return off, nil
 }
+
+// Allocate implements vfs.Allocator: pages are allocated (charged against the size
+// limit), zeroed or released as the mode says; collapsing and inserting ranges is not
+// supported (EOPNOTSUPP, as Linux's tmpfs).
+func (f *regularFile) Allocate(ctx vfs.Context, mode uint32, off, length int64) error {
+	const (
+		keepSize  = 0x01
+		punchHole = 0x02
+		zeroRange = 0x10
+	)
+	if mode&^(keepSize|punchHole|zeroRange) != 0 {
+		return unix.EOPNOTSUPP
+	}
+	i := f.inode
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	end := off + length
+	if mode&punchHole != 0 {
+		i.zeroLocked(off, min(end, i.size), true)
+	} else {
+		if mode&zeroRange != 0 {
+			i.zeroLocked(off, min(end, i.size), false)
+		}
+		if i.pages == nil {
+			i.pages = make(map[int64]*[pageSize]byte)
+		}
+		for p := off / pageSize; p*pageSize < end; p++ {
+			if i.pages[p] != nil {
+				continue
+			}
+			if err := i.fs.charge(pageSize); err != nil {
+				return err
+			}
+			i.pages[p] = new([pageSize]byte)
+		}
+		if mode&keepSize == 0 && end > i.size {
+			i.size = end
+		}
+	}
+	now := vfs.Now()
+	i.mtime, i.ctime = now, now
+	return nil
+}
+
+// zeroLocked zeroes [start, end): whole pages are released if release is set, else
+// cleared.
+func (i *inode) zeroLocked(start, end int64, release bool) {
+	for p := start / pageSize; p*pageSize < end; p++ {
+		pg := i.pages[p]
+		if pg == nil {
+			continue
+		}
+		ps, pe := p*pageSize, (p+1)*pageSize
+		if release && start <= ps && pe <= end {
+			delete(i.pages, p)
+			i.fs.charge(-pageSize)
+			continue
+		}
+		clear(pg[max(start, ps)-ps : min(end, pe)-ps])
+	}
+}
