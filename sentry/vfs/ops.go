@@ -83,18 +83,23 @@ func (v *VirtualFilesystem) mayDelete(ctx Context, dir VirtualDentry, child *Den
 // OpenAt opens path relative to start. flags are open(2)'s, already validated by the
 // caller; mode is the creation mode with the umask applied.
 func (v *VirtualFilesystem) OpenAt(ctx Context, root, start VirtualDentry, path string, flags, mode uint32) (*FileDescription, error) {
+	return v.OpenAtResolve(ctx, root, start, path, flags, mode, 0)
+}
+
+// OpenAtResolve is OpenAt with openat2's resolve flags.
+func (v *VirtualFilesystem) OpenAtResolve(ctx Context, root, start VirtualDentry, path string, flags, mode, resolve uint32) (*FileDescription, error) {
 	if flags&unix.O_PATH != 0 {
 		flags &= unix.O_PATH | unix.O_CLOEXEC | unix.O_DIRECTORY | unix.O_NOFOLLOW
 	}
 	follow := flags&unix.O_NOFOLLOW == 0
 	if flags&unix.O_CREAT == 0 {
-		vd, err := v.GetDentryAt(ctx, root, start, path, follow)
+		vd, err := v.GetDentryAtResolve(ctx, root, start, path, follow, resolve)
 		if err != nil {
 			return nil, err
 		}
 		return v.OpenDentry(ctx, vd, flags)
 	}
-	r, err := v.newResolver(ctx, root, start, path)
+	r, err := v.newResolverFlags(ctx, root, start, path, resolve)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +133,10 @@ func (v *VirtualFilesystem) OpenAt(ctx Context, root, start VirtualDentry, path 
 				}
 				continue
 			}
-			return v.OpenDentry(ctx, v.crossMounts(vd), flags)
+			if err := r.cross(vd); err != nil {
+				return nil, err
+			}
+			return v.OpenDentry(ctx, r.cur, flags)
 		}
 		if err != unix.ENOENT {
 			dir.Dentry.mu.Unlock()

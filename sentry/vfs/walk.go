@@ -8,9 +8,22 @@ import (
 	"runsc.dev/sentry/kernel/auth"
 )
 
+// openat2(2) resolve flags.
+const (
+	ResolveNoXdev       = 0x01
+	ResolveNoMagiclinks = 0x02
+	ResolveNoSymlinks   = 0x04
+	ResolveBeneath      = 0x08
+	ResolveInRoot       = 0x10
+	ResolveCached       = 0x20
+	// ResolveAll is every flag openat2 knows.
+	ResolveAll = ResolveNoXdev | ResolveNoMagiclinks | ResolveNoSymlinks | ResolveBeneath | ResolveInRoot | ResolveCached
+)
+
 // resolver walks one path. It follows Linux's path_lookupat: every directory searched
 // needs execute permission, symlinks are followed (at most MaxSymlinks in all), ".."
-// never leaves root, and a trailing slash requires a directory.
+// never leaves root, and a trailing slash requires a directory. openat2's resolve
+// flags restrict the walk further.
 type resolver struct {
 	v        *VirtualFilesystem
 	ctx      Context
@@ -19,6 +32,9 @@ type resolver struct {
 	comps    []string
 	trailing bool // the final component must be a directory
 	symlinks int
+
+	rflags uint32 // RESOLVE_* flags
+	depth  int    // directories below the start, for RESOLVE_BENEATH
 }
 
 // splitPath splits path into components, dropping empty ones, and says whether it ends
@@ -41,18 +57,52 @@ func splitPath(path string) ([]string, bool) {
 }
 
 func (v *VirtualFilesystem) newResolver(ctx Context, root, start VirtualDentry, path string) (*resolver, error) {
+	return v.newResolverFlags(ctx, root, start, path, 0)
+}
+
+// newResolverFlags is newResolver with openat2's resolve flags.
+func (v *VirtualFilesystem) newResolverFlags(ctx Context, root, start VirtualDentry, path string, resolve uint32) (*resolver, error) {
 	if path == "" {
 		return nil, unix.ENOENT
 	}
 	if len(path) >= MaxPathLen {
 		return nil, unix.ENAMETOOLONG
 	}
-	r := &resolver{v: v, ctx: ctx, root: root, cur: start}
+	if resolve&ResolveInRoot != 0 {
+		// The start is the root: absolute paths, absolute symlinks and ".." stay in it.
+		root = start
+	}
+	r := &resolver{v: v, ctx: ctx, root: root, cur: start, rflags: resolve}
 	if path[0] == '/' {
+		if resolve&ResolveBeneath != 0 {
+			return nil, unix.EXDEV
+		}
 		r.cur = root
 	}
 	r.comps, r.trailing = splitPath(path)
 	return r, nil
+}
+
+// cross moves cur onto vd, through the mounts on it: EXDEV with RESOLVE_NO_XDEV if that
+// means entering another mount.
+func (r *resolver) cross(vd VirtualDentry) error {
+	n := r.v.crossMounts(vd)
+	if r.rflags&ResolveNoXdev != 0 && n.Mount != vd.Mount {
+		return unix.EXDEV
+	}
+	r.cur = n
+	return nil
+}
+
+// dotdot moves to the parent (RESOLVE_BENEATH: never above the start).
+func (r *resolver) dotdot() error {
+	if r.rflags&ResolveBeneath != 0 {
+		if r.depth == 0 {
+			return unix.EXDEV
+		}
+		r.depth--
+	}
+	return r.goUp()
 }
 
 // mayLookup checks search permission on the current directory.
@@ -77,26 +127,29 @@ func (v *VirtualFilesystem) checkPermission(ctx Context, vd VirtualDentry, ats A
 }
 
 // goUp moves to the parent of the current directory, staying at the root and crossing
-// mount points upwards.
-func (r *resolver) goUp() {
+// mount points upwards (EXDEV for that with RESOLVE_NO_XDEV).
+func (r *resolver) goUp() error {
 	for {
 		if r.cur == r.root {
-			return
+			return nil
 		}
 		m := r.cur.Mount
 		if r.cur.Dentry != m.root {
 			break
 		}
 		if m.parent == nil {
-			return
+			return nil
+		}
+		if r.rflags&ResolveNoXdev != 0 {
+			return unix.EXDEV
 		}
 		r.cur = VirtualDentry{Mount: m.parent, Dentry: m.point}
 	}
 	p := r.cur.Dentry.Parent()
 	if p == nil {
-		return
+		return nil
 	}
-	r.cur = r.v.crossMounts(VirtualDentry{Mount: r.cur.Mount, Dentry: p})
+	return r.cross(VirtualDentry{Mount: r.cur.Mount, Dentry: p})
 }
 
 // plainRun returns the leading components of comps that are neither "." nor "..", at
@@ -122,8 +175,7 @@ func (r *resolver) step() error {
 		return nil
 	case "..":
 		r.comps = r.comps[1:]
-		r.goUp()
-		return nil
+		return r.dotdot()
 	}
 	c, err := r.cur.Dentry.lookup(r.ctx, plainRun(r.comps))
 	if err != nil {
@@ -136,8 +188,8 @@ func (r *resolver) step() error {
 	if !c.IsDir() {
 		return unix.ENOTDIR
 	}
-	r.cur = r.v.crossMounts(VirtualDentry{Mount: r.cur.Mount, Dentry: c})
-	return nil
+	r.depth++
+	return r.cross(VirtualDentry{Mount: r.cur.Mount, Dentry: c})
 }
 
 // follow splices the target of symlink link (a child of cur) in front of the remaining
@@ -147,10 +199,22 @@ func (r *resolver) follow(link VirtualDentry, final bool) error {
 	if r.symlinks > MaxSymlinks {
 		return unix.ELOOP
 	}
+	if r.rflags&ResolveNoSymlinks != 0 {
+		return unix.ELOOP
+	}
 	if ml, ok := link.Dentry.inode.(MagicLink); ok {
+		switch {
+		case r.rflags&ResolveNoMagiclinks != 0:
+			return unix.ELOOP
+		case r.rflags&(ResolveBeneath|ResolveInRoot) != 0:
+			return unix.EXDEV
+		}
 		target, err := ml.Follow(r.ctx)
 		if err != nil {
 			return err
+		}
+		if r.rflags&ResolveNoXdev != 0 && target.Mount != link.Mount {
+			return unix.EXDEV
 		}
 		if !final && !target.Dentry.IsDir() {
 			return unix.ENOTDIR
@@ -166,7 +230,14 @@ func (r *resolver) follow(link VirtualDentry, final bool) error {
 		return unix.ENOENT
 	}
 	if target[0] == '/' {
+		if r.rflags&ResolveBeneath != 0 {
+			return unix.EXDEV
+		}
+		if r.rflags&ResolveNoXdev != 0 && r.root.Mount != r.cur.Mount {
+			return unix.EXDEV
+		}
 		r.cur = r.root
+		r.depth = 0
 	}
 	tcomps, ttrailing := splitPath(target)
 	if final {
@@ -208,7 +279,9 @@ func (r *resolver) resolve(follow bool) (VirtualDentry, error) {
 		}
 		if name == ".." {
 			r.comps = nil
-			r.goUp()
+			if err := r.dotdot(); err != nil {
+				return VirtualDentry{}, err
+			}
 			break
 		}
 		c, err := r.cur.Dentry.lookup(r.ctx, r.comps)
@@ -226,7 +299,9 @@ func (r *resolver) resolve(follow bool) (VirtualDentry, error) {
 			}
 			continue
 		}
-		r.cur = r.v.crossMounts(vd)
+		if err := r.cross(vd); err != nil {
+			return VirtualDentry{}, err
+		}
 		break
 	}
 	if r.trailing && !r.cur.Dentry.IsDir() {
@@ -237,7 +312,12 @@ func (r *resolver) resolve(follow bool) (VirtualDentry, error) {
 
 // GetDentryAt resolves path relative to start (or root for an absolute path).
 func (v *VirtualFilesystem) GetDentryAt(ctx Context, root, start VirtualDentry, path string, follow bool) (VirtualDentry, error) {
-	r, err := v.newResolver(ctx, root, start, path)
+	return v.GetDentryAtResolve(ctx, root, start, path, follow, 0)
+}
+
+// GetDentryAtResolve is GetDentryAt with openat2's resolve flags.
+func (v *VirtualFilesystem) GetDentryAtResolve(ctx Context, root, start VirtualDentry, path string, follow bool, resolve uint32) (VirtualDentry, error) {
+	r, err := v.newResolverFlags(ctx, root, start, path, resolve)
 	if err != nil {
 		return VirtualDentry{}, err
 	}
