@@ -19,9 +19,10 @@ const (
 type Mount struct {
 	vfs    *VirtualFilesystem
 	fs     Filesystem
-	root   *Dentry
-	parent *Mount  // nil for the namespace root and anonymous mounts
-	point  *Dentry // the dentry of parent this mount covers
+	root *Dentry
+	// at is where the mount is attached (nil for the namespace root and anonymous and
+	// detached mounts); replaced whole by move, pivot_root and unmount.
+	at     atomic.Pointer[mountPoint]
 	flags  atomic.Uint32
 	id     uint64
 	source string // what /proc/mounts shows as the device
@@ -36,9 +37,26 @@ func (m *Mount) Source() string {
 	return m.source
 }
 
+// mountPoint is where a mount is attached: a dentry of its parent mount.
+type mountPoint struct {
+	parent *Mount
+	point  *Dentry
+}
+
+// attachment returns m's parent mount and the dentry it covers (nils when unattached).
+func (m *Mount) attachment() (*Mount, *Dentry) {
+	if at := m.at.Load(); at != nil {
+		return at.parent, at.point
+	}
+	return nil, nil
+}
+
 // Parent returns the mount m is mounted on (nil for the namespace root and anonymous
 // mounts).
-func (m *Mount) Parent() *Mount { return m.parent }
+func (m *Mount) Parent() *Mount {
+	p, _ := m.attachment()
+	return p
+}
 
 // OptionsProvider is implemented by filesystems with mount options worth showing in
 // /proc/mounts (tmpfs's size and mode).
@@ -179,8 +197,7 @@ func (v *VirtualFilesystem) MountAtOpts(ctx Context, point VirtualDentry, fs Fil
 	if !m.root.IsDir() {
 		return nil, unix.ENOTDIR
 	}
-	m.parent = point.Mount
-	m.point = point.Dentry
+	m.at.Store(&mountPoint{parent: point.Mount, point: point.Dentry})
 	v.mountMu.Lock()
 	defer v.mountMu.Unlock()
 	if point.Dentry.dead.Load() {
@@ -201,10 +218,11 @@ func (v *VirtualFilesystem) Mounts() []*Mount {
 
 // MountPoint returns the mount point of m in its parent (zero for the root).
 func (m *Mount) MountPoint() VirtualDentry {
-	if m.parent == nil {
+	p, d := m.attachment()
+	if p == nil {
 		return VirtualDentry{}
 	}
-	return VirtualDentry{Mount: m.parent, Dentry: m.point}
+	return VirtualDentry{Mount: p, Dentry: d}
 }
 
 // crossMounts returns the root of the topmost mount at vd, or vd.

@@ -24,11 +24,12 @@ func (v *VirtualFilesystem) PathFrom(root, vd VirtualDentry) (string, bool) {
 	reachable := true
 	for vd != root {
 		if vd.Dentry == vd.Mount.root {
-			if vd.Mount.parent == nil {
+			p, d := vd.Mount.attachment()
+			if p == nil {
 				reachable = false
 				break
 			}
-			vd = VirtualDentry{Mount: vd.Mount.parent, Dentry: vd.Mount.point}
+			vd = VirtualDentry{Mount: p, Dentry: d}
 			continue
 		}
 		l := vd.Dentry.link.Load()

@@ -137,13 +137,14 @@ func (r *resolver) goUp() error {
 		if r.cur.Dentry != m.root {
 			break
 		}
-		if m.parent == nil {
+		parent, point := m.attachment()
+		if parent == nil {
 			return nil
 		}
 		if r.rflags&ResolveNoXdev != 0 {
 			return unix.EXDEV
 		}
-		r.cur = VirtualDentry{Mount: m.parent, Dentry: m.point}
+		r.cur = VirtualDentry{Mount: parent, Dentry: point}
 	}
 	p := r.cur.Dentry.Parent()
 	if p == nil {

@@ -16,6 +16,15 @@ type regularFile struct {
 	inode *inode
 }
 
+// Release implements vfs.FileImpl.Release.
+func (f *regularFile) Release() {
+	i := f.inode
+	i.mu.Lock()
+	i.opens--
+	i.freeIfUnusedLocked()
+	i.mu.Unlock()
+}
+
 // Read implements vfs.FileImpl.Read.
 func (f *regularFile) Read(ctx vfs.Context, dst [][]byte, off int64) (int64, error) {
 	i := f.inode

@@ -28,8 +28,10 @@ const pageSize = 4096
 
 // Options configure a new tmpfs.
 type Options struct {
-	// Mode, UID and GID of the root directory (Mode's permission bits; default 01777).
+	// Mode, UID and GID of the root directory (Mode's permission bits; default 01777
+	// unless ModeSet).
 	Mode     uint32
+	ModeSet  bool
 	UID, GID uint32
 	// MaxBytes bounds the file data held (0: half of the host's memory, Linux's default).
 	// Writes past it fail with ENOSPC.
@@ -54,7 +56,7 @@ func New(opts Options) *Filesystem {
 		fs.maxBytes = DefaultMaxBytes()
 	}
 	mode := opts.Mode & 07777
-	if mode == 0 {
+	if mode == 0 && !opts.ModeSet {
 		mode = 01777
 	}
 	fs.root = fs.newInode(vfs.CreateOptions{Mode: unix.S_IFDIR | mode, UID: opts.UID, GID: opts.GID})
@@ -166,9 +168,11 @@ type inode struct {
 	rdev                       uint64
 	xattrs                     vfs.XattrMap
 
-	// Regular files.
+	// Regular files: the data, and the open files using it (the pages of a file with no
+	// link and no open file are freed).
 	size  int64
 	pages map[int64]*[pageSize]byte
+	opens int
 
 	// Symlinks.
 	target string
@@ -295,7 +299,7 @@ func (i *inode) truncateLocked(size int64) {
 func (i *inode) Open(ctx vfs.Context, vd vfs.VirtualDentry, flags uint32) (vfs.FileImpl, error) {
 	switch i.typ {
 	case unix.S_IFREG:
-		return &regularFile{inode: i}, nil
+		return i.newFile(), nil
 	case unix.S_IFDIR:
 		return &dirFile{inode: i}, nil
 	}
@@ -391,7 +395,7 @@ func (i *inode) Create(ctx vfs.Context, name string, flags uint32, opts vfs.Crea
 	if err != nil {
 		return nil, nil, err
 	}
-	return c, &regularFile{inode: c}, nil
+	return c, c.newFile(), nil
 }
 
 // Mkdir implements vfs.Inode.Mkdir.
@@ -451,8 +455,26 @@ func (i *inode) Unlink(ctx vfs.Context, name string, child vfs.Inode) error {
 	c.mu.Lock()
 	c.nlink--
 	c.ctime = vfs.Now()
+	c.freeIfUnusedLocked()
 	c.mu.Unlock()
 	return nil
+}
+
+// newFile opens the regular file i.
+func (i *inode) newFile() *regularFile {
+	i.mu.Lock()
+	i.opens++
+	i.mu.Unlock()
+	return &regularFile{inode: i}
+}
+
+// freeIfUnusedLocked releases the pages of a regular file that has no link and no open
+// file left (i.mu held).
+func (i *inode) freeIfUnusedLocked() {
+	if i.typ == unix.S_IFREG && i.nlink == 0 && i.opens == 0 && len(i.pages) > 0 {
+		i.fs.charge(-int64(len(i.pages)) * pageSize)
+		i.pages = nil
+	}
 }
 
 // Rmdir implements vfs.Inode.Rmdir.
@@ -541,6 +563,7 @@ func (i *inode) Rename(ctx vfs.Context, oldName string, child vfs.Inode, newDir 
 			rc.nlink--
 		}
 		rc.ctime = now
+		rc.freeIfUnusedLocked()
 		rc.mu.Unlock()
 	}
 	i.removeLocked(oldName)
@@ -561,5 +584,5 @@ func (i *inode) CreateTmpfile(ctx vfs.Context, opts vfs.CreateOptions) (vfs.Inod
 	}
 	c := i.fs.newInode(opts)
 	c.nlink = 0
-	return c, &regularFile{inode: c}, nil
+	return c, c.newFile(), nil
 }
