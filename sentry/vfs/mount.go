@@ -17,8 +17,8 @@ const (
 
 // Mount is one filesystem mounted somewhere in the tree.
 type Mount struct {
-	vfs    *VirtualFilesystem
-	fs     Filesystem
+	vfs  *VirtualFilesystem
+	fs   Filesystem
 	root *Dentry
 	// at is where the mount is attached (nil for the namespace root and anonymous and
 	// detached mounts); replaced whole by move, pivot_root and unmount.
