@@ -49,13 +49,16 @@ func (m *MemoryManager) Update32(addr uintptr, f func(old uint32) uint32) (uint3
 	}
 }
 
-// FutexKey identifies the futex word at addr: for a private futex, or a word in a private
-// mapping, the (address space, address) pair; for a shared mapping, the memory-file
-// offset, which every process mapping the page shares.
+// FutexKey identifies the futex word at addr: for a private futex, the (address space,
+// address) pair; for a shared futex on a shared mapping, the memory-file offset of the
+// word, which every process mapping the page shares; for a shared futex on private
+// memory, the (address space, address) pair again, marked Shared so that, as in Linux,
+// private and shared waiters on the same word never wake each other.
 type FutexKey struct {
 	MM     *MemoryManager
 	Addr   uintptr
 	Offset uint64
+	Shared bool
 }
 
 // FutexKey returns the key of the word at addr.
@@ -73,7 +76,7 @@ func (m *MemoryManager) FutexKey(addr uintptr, private bool) (FutexKey, error) {
 		return FutexKey{}, unix.EFAULT
 	}
 	if m.vmas[i].private {
-		return FutexKey{MM: m, Addr: addr}, nil
+		return FutexKey{MM: m, Addr: addr, Shared: true}, nil
 	}
 	off, err := m.translateLocked(pageDown(addr), false)
 	if err != nil {

@@ -73,7 +73,11 @@ func Futex(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 		n, err := t.FutexWake(addr, private, int(min(val, 1<<31-1)), bitset)
 		return uintptr(n), err
 	case futexRequeue, futexCmpRequeue:
-		// The fourth argument is val2, the requeue count, passed in the timeout slot.
+		// The fourth argument is val2, the requeue count, passed in the timeout slot. Both
+		// counts are ints: negative ones are refused, as Linux does.
+		if int32(val) < 0 || int32(uint32(timeoutAddr)) < 0 {
+			return 0, unix.EINVAL
+		}
 		n, err := t.FutexRequeue(addr, addr2, private, int(min(val, 1<<31-1)), int(min(uint32(timeoutAddr), 1<<31-1)), cmd == futexCmpRequeue, val3)
 		return uintptr(n), err
 	case futexWakeOp:
