@@ -144,6 +144,12 @@ func (tg *ThreadGroup) SetRlimit(r int, l Rlimit, privileged bool) error {
 			t.fdt.SetLimit(l.Cur)
 		}
 	}
+	if r == unix.RLIMIT_STACK {
+		// The address space bounds stack growth by it (mm/stack.go).
+		for _, t := range tg.tasks {
+			t.mm.SetStackLimit(l.Cur)
+		}
+	}
 	return nil
 }
 

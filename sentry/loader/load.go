@@ -196,8 +196,12 @@ func buildStack(a Args, f *elfFile, bias, interpBase, vdsoEhdr uint64) (uint64, 
 	size := min(max(a.StackSize, 128<<10), maxStack)
 	size &^= pageSize - 1
 	top := uint64(l.StackTop)
+	// The stack starts at 128 KiB (Linux's stack_expand) and grows down on faults (and as
+	// the strings below are written) up to RLIMIT_STACK.
+	a.MM.SetStackLimit(a.StackSize)
+	initial := min(size, 128<<10)
 	if _, err := a.MM.MMap(mm.MMapOpts{
-		Addr: uintptr(top - size), Length: uintptr(size), Perms: platform.ReadWrite, MaxPerms: platform.AnyAccess,
+		Addr: uintptr(top - initial), Length: uintptr(initial), Perms: platform.ReadWrite, MaxPerms: platform.AnyAccess,
 		Private: true, Fixed: true, GrowsDown: true, Name: "[stack]",
 	}); err != nil {
 		return 0, err

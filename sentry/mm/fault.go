@@ -24,7 +24,7 @@ const (
 func (m *MemoryManager) HandleFault(addr uintptr, access platform.Access, known bool) FaultResult {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	i := m.findLocked(addr)
+	i := m.findOrGrowLocked(addr)
 	if i < 0 {
 		return FaultMapErr
 	}
@@ -151,7 +151,7 @@ func (m *MemoryManager) populateLocked(v *vma, page uintptr) FaultResult {
 // translateLocked returns the memory-file offset backing the page at page for a sentry
 // access (a copy in or out), populating it and breaking copy-on-write as needed.
 func (m *MemoryManager) translateLocked(page uintptr, write bool) (uint64, error) {
-	i := m.findLocked(page)
+	i := m.findOrGrowLocked(page)
 	if i < 0 {
 		return 0, errFault
 	}

@@ -17,12 +17,19 @@ func (m *MemoryManager) Fork() (*MemoryManager, error) {
 	child.brkStart, child.brk = m.brkStart, m.brk
 	child.ArgvStart, child.ArgvEnd, child.EnvStart, child.EnvEnd = m.ArgvStart, m.ArgvEnd, m.EnvStart, m.EnvEnd
 	child.Auxv = append([]uint64(nil), m.Auxv...)
+	child.stackLimit = m.stackLimit
 	for _, v := range m.vmas {
+		if v.dontFork {
+			continue
+		}
 		n := *v
 		if n.file != nil {
 			n.file.IncRef()
 		}
 		child.vmas = append(child.vmas, &n)
+		if v.wipeOnFork {
+			continue // the child's pages fault in as fresh zero pages
+		}
 		cowed := false
 		// Special vmas' pages are not copied: the child maps them on first touch.
 		for a := v.start; a < v.end && !v.special; {

@@ -53,10 +53,13 @@ type vma struct {
 	maxPerms   platform.Access
 	private    bool
 	growsDown  bool
-	file       File   // nil for anonymous memory
-	off        uint64 // file offset of start
-	name       string // for /proc/PID/maps: a path, [heap], [stack], or ""
-	dev, ino   uint64
+	// dontFork (MADV_DONTFORK): a child of fork does not get the mapping; wipeOnFork
+	// (MADV_WIPEONFORK): it gets the mapping empty (zero pages).
+	dontFork, wipeOnFork bool
+	file                 File   // nil for anonymous memory
+	off                  uint64 // file offset of start
+	name                 string // for /proc/PID/maps: a path, [heap], [stack], or ""
+	dev, ino             uint64
 	// special: the pages are the memory file's at off, shared read-only (special.go).
 	special bool
 }
@@ -73,9 +76,12 @@ type MemoryManager struct {
 	// users counts tasks using this address space (CLONE_VM shares it).
 	users int
 
-	layout   Layout
-	brkStart uintptr
-	brk      uintptr
+	layout Layout
+	// stackLimit bounds the size of a MAP_GROWSDOWN mapping grown by faults
+	// (RLIMIT_STACK; ^0 for none).
+	stackLimit uint64
+	brkStart   uintptr
+	brk        uintptr
 
 	// Ranges of the initial stack holding argv and envp, for /proc/PID/cmdline and environ.
 	ArgvStart, ArgvEnd, EnvStart, EnvEnd uintptr
@@ -96,7 +102,7 @@ func New(mf *memory.MemoryFile, p platform.Platform, l Layout) (*MemoryManager, 
 	if err != nil {
 		return nil, err
 	}
-	return &MemoryManager{mf: mf, p: p, as: as, pt: make(map[uintptr]*[chunkPages]uint64), layout: l, users: 1}, nil
+	return &MemoryManager{mf: mf, p: p, as: as, pt: make(map[uintptr]*[chunkPages]uint64), layout: l, users: 1, stackLimit: ^uint64(0)}, nil
 }
 
 // AddressSpace is the platform address space, for Context.Switch.

@@ -44,6 +44,26 @@ func (m *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	return addr, nil
 }
 
+// Populate makes the pages of [addr, addr+length) present, as MAP_POPULATE asks; errors
+// (a page beyond the end of a file) end it quietly, as in Linux.
+func (m *MemoryManager) Populate(addr, length uintptr) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for a := pageDown(addr); a < addr+length; a += pageSize {
+		i := m.findLocked(a)
+		if i < 0 {
+			return
+		}
+		v := m.vmas[i]
+		if !v.perms.Read && !v.perms.Write && !v.perms.Execute {
+			return
+		}
+		if *m.pte(a, true) == 0 && m.populateLocked(v, a) != FaultResolved {
+			return
+		}
+	}
+}
+
 // placeLocked picks the address of a new mapping, unmapping what MAP_FIXED replaces.
 func (m *MemoryManager) placeLocked(o MMapOpts) (uintptr, error) {
 	l := m.layout
@@ -291,6 +311,10 @@ func (m *MemoryManager) Madvise(addr, length uintptr, advice int) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	switch advice {
+	case unix.MADV_DONTFORK, unix.MADV_DOFORK, unix.MADV_WIPEONFORK, unix.MADV_KEEPONFORK:
+		return m.setForkAdviceLocked(addr, end, advice)
+	}
 	mapped := true
 	for a := addr; a < end; {
 		i := m.findLocked(a)
@@ -315,6 +339,43 @@ func (m *MemoryManager) Madvise(addr, length uintptr, advice int) error {
 		a = vEnd
 	}
 	if !mapped {
+		return unix.ENOMEM
+	}
+	return nil
+}
+
+// setForkAdviceLocked applies the fork-time advice to the mappings in [addr, end),
+// splitting those that straddle its ends. ENOMEM if part of the range is unmapped (the
+// mapped parts still take the advice), EINVAL for MADV_WIPEONFORK on anything but
+// private anonymous memory, as Linux.
+func (m *MemoryManager) setForkAdviceLocked(addr, end uintptr, advice int) error {
+	if advice == unix.MADV_WIPEONFORK {
+		for _, v := range m.vmas {
+			if v.start < end && addr < v.end && (!v.private || v.file != nil || v.special) {
+				return unix.EINVAL
+			}
+		}
+	}
+	m.splitLocked(addr)
+	m.splitLocked(end)
+	covered := uintptr(0)
+	for _, v := range m.vmas {
+		if v.start < addr || v.end > end {
+			continue
+		}
+		covered += v.end - v.start
+		switch advice {
+		case unix.MADV_DONTFORK:
+			v.dontFork = true
+		case unix.MADV_DOFORK:
+			v.dontFork = false
+		case unix.MADV_WIPEONFORK:
+			v.wipeOnFork = true
+		case unix.MADV_KEEPONFORK:
+			v.wipeOnFork = false
+		}
+	}
+	if covered != end-addr {
 		return unix.ENOMEM
 	}
 	return nil

@@ -76,7 +76,7 @@ func Mmap(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 				t.Unsupported("MAP_SHARED of /dev/zero")
 				return 0, unix.ENODEV
 			}
-			return t.MemoryManager().MMap(o)
+			return mmapDone(t, o, flags)
 		case st.Type() != unix.S_IFREG:
 			return 0, unix.ENODEV
 		case acc == unix.O_WRONLY:
@@ -99,7 +99,20 @@ func Mmap(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 		o.Name, _ = t.Kernel().VFS().PathFrom(t.FSContext().Root(), file.VirtualDentry())
 		o.Dev, o.Ino = st.Dev(), st.Ino
 	}
-	return t.MemoryManager().MMap(o)
+	return mmapDone(t, o, flags)
+}
+
+// mmapDone makes the mapping, within RLIMIT_AS, and populates it for MAP_POPULATE.
+func mmapDone(t *kernel.Task, o mm.MMapOpts, flags int) (uintptr, error) {
+	m := t.MemoryManager()
+	if lim := t.ThreadGroup().Rlimit(unix.RLIMIT_AS).Cur; lim != unix.RLIM_INFINITY && m.VirtualBytes()+uint64(o.Length) > lim {
+		return 0, unix.ENOMEM
+	}
+	addr, err := m.MMap(o)
+	if err == nil && flags&(unix.MAP_POPULATE|unix.MAP_NONBLOCK) == unix.MAP_POPULATE {
+		m.Populate(addr, o.Length)
+	}
+	return addr, err
 }
 
 // Munmap implements munmap(2).
