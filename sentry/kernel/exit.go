@@ -11,6 +11,7 @@ var zeroTime time.Time
 // exitTask releases the task's resources and removes it from its thread group; the last
 // thread turns the group into a zombie for its parent to reap.
 func (t *Task) exitTask(status WaitStatus) {
+	t.cpu.stopCPU()
 	t.mu.Lock()
 	ctid := t.clearChildTID
 	t.clearChildTID = 0
@@ -41,6 +42,7 @@ func (tg *ThreadGroup) removeTask(t *Task, status WaitStatus) {
 	for i, o := range tg.tasks {
 		if o == t {
 			tg.tasks = append(tg.tasks[:i], tg.tasks[i+1:]...)
+			tg.addExitedTaskLocked(t)
 			break
 		}
 	}

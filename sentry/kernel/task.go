@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -67,6 +66,9 @@ type Task struct {
 	// exiting is set by exit(2); protected by mu.
 	exiting    bool
 	exitStatus WaitStatus
+
+	// cpu is the task's CPU-time accounting (cputime.go).
+	cpu taskCPU
 }
 
 // Kernel is the task's kernel.
@@ -250,17 +252,6 @@ func (t *Task) interrupt() {
 // see in --report (an unknown flag, ioctl or option).
 func (t *Task) Unsupported(detail string) {
 	t.k.unsupported.record(t.syscallNo, detail, t.k)
-}
-
-// CPUTime is the CPU time the task has used as far as the sentry can measure it: the
-// time of the host thread that runs the task goroutine (syscall handling).
-func (t *Task) CPUTime() time.Duration {
-	var ts unix.Timespec
-	// The task goroutine is locked to its thread, so this is the task's thread.
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		return 0
-	}
-	return time.Duration(ts.Nano())
 }
 
 // ClearChildTID returns set_tid_address's address.

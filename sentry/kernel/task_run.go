@@ -134,6 +134,7 @@ func (t *Task) run() {
 	// application thread is always the same host thread. The thread dies with the
 	// goroutine, which releases anything it traced.
 	runtime.LockOSThread()
+	t.cpu.startCPU()
 	status := ExitedStatus(0)
 	for {
 		if st, ok := t.exitRequested(); ok {
@@ -144,7 +145,9 @@ func (t *Task) run() {
 			break
 		}
 		t.interruptPending.Store(false)
+		start := nanotime()
 		trap, err := t.pctx.Switch(t.mm.AddressSpace(), &t.ac)
+		t.cpu.user.Add(nanotime() - start)
 		if err != nil {
 			t.k.Logf("[%d] platform failure, killing the process: %v", t.tid, err)
 			t.tg.exitGroup(SignaledStatus(int(unix.SIGKILL), false))
@@ -161,6 +164,10 @@ func (t *Task) run() {
 		}
 	}
 	t.exitTask(status)
+	// The platform context is released and no longer traces anything from this thread,
+	// so the thread can go back to the Go runtime: ending it instead would make the next
+	// task's LockOSThread wait for a new host thread.
+	runtime.UnlockOSThread()
 }
 
 // handleFault resolves a memory fault or turns it into SIGSEGV/SIGBUS.

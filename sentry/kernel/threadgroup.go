@@ -98,6 +98,8 @@ type ThreadGroup struct {
 	// pdeathsig and notDumpable are prctl state, protected by mu.
 	pdeathsig   int
 	notDumpable bool
+	// cpu is the CPU time of exited tasks and reaped children, protected by mu.
+	cpu groupCPU
 }
 
 // PID is the thread group's ID.

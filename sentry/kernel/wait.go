@@ -29,6 +29,8 @@ type WaitResult struct {
 	UID    uint32
 	Status WaitStatus
 	Code   int32 // CLD_*
+	// Usage is the CPU time of an exited child and its reaped descendants (wait4's rusage).
+	Usage Usage
 }
 
 // Wait waits for a child state change as wait4/waitid do. With NoHang and nothing to
@@ -48,10 +50,11 @@ func (t *Task) Wait(o WaitOptions) (*WaitResult, error) {
 			}
 			matched = true
 			if c.zombie && o.Exited {
-				r := &WaitResult{PID: c.pid, Status: c.exitStatus, Code: childCode(c.exitStatus)}
+				r := &WaitResult{PID: c.pid, Status: c.exitStatus, Code: childCode(c.exitStatus), Usage: c.reapedUsage()}
 				if !o.NoWait {
 					delete(tg.children, c)
 					delete(k.groups, c.pid)
+					tg.addReapedChild(r.Usage)
 				}
 				k.mu.Unlock()
 				return r, nil

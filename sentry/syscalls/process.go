@@ -241,7 +241,7 @@ func Wait4(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 		}
 	}
 	if rusage != 0 {
-		if _, err := t.CopyOut(rusage, make([]byte, rusageBytes)); err != nil {
+		if _, err := t.CopyOut(rusage, encodeRusage(r.Usage, 0)); err != nil {
 			return 0, err
 		}
 	}
@@ -297,13 +297,15 @@ func Waitid(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 				st = r.Status.Signal()
 			}
 			le.PutUint32(b[24:], uint32(st))
+			le.PutUint64(b[32:], clockTicks(r.Usage.User)) // si_utime
+			le.PutUint64(b[40:], clockTicks(r.Usage.Sys))  // si_stime
 		}
 		if _, err := t.CopyOut(infop, b[:]); err != nil {
 			return 0, err
 		}
 	}
 	if rusage != 0 {
-		if _, err := t.CopyOut(rusage, make([]byte, rusageBytes)); err != nil {
+		if _, err := t.CopyOut(rusage, encodeRusage(r.Usage, 0)); err != nil {
 			return 0, err
 		}
 	}

@@ -170,16 +170,18 @@ func Getcpu(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 
 // Times implements times(2).
 func Times(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
-	const ticks = 100 // USER_HZ
-	cpu := t.CPUTime()
 	if a := args.Addr(0); a != 0 {
+		self, children := t.ThreadGroup().CPUUsage(), t.ThreadGroup().ChildrenCPUUsage()
 		var b [32]byte
-		binary.LittleEndian.PutUint64(b[8:], uint64(cpu*ticks/time.Second)) // tms_stime
+		binary.LittleEndian.PutUint64(b[0:], clockTicks(self.User))
+		binary.LittleEndian.PutUint64(b[8:], clockTicks(self.Sys))
+		binary.LittleEndian.PutUint64(b[16:], clockTicks(children.User))
+		binary.LittleEndian.PutUint64(b[24:], clockTicks(children.Sys))
 		if _, err := t.CopyOut(a, b[:]); err != nil {
 			return 0, err
 		}
 	}
-	return uintptr(time.Since(t.Kernel().BootTime()) * ticks / time.Second), nil
+	return uintptr(clockTicks(time.Since(t.Kernel().BootTime()))), nil
 }
 
 // Getpriority implements getpriority(2): every task has nice 0 (returned as 20 - nice).
@@ -212,7 +214,7 @@ func init() {
 	register(unix.SYS_SCHED_RR_GET_INTERVAL, "sched_rr_get_interval", SchedRrGetInterval, kernel.Supported, "")
 	register(unix.SYS_SCHED_SETAFFINITY, "sched_setaffinity", SchedSetaffinity, kernel.Partial, "tasks are not pinned")
 	register(unix.SYS_GETCPU, "getcpu", Getcpu, kernel.Partial, "always CPU 0, node 0")
-	register(unix.SYS_TIMES, "times", Times, kernel.Partial, "counts the sentry's work for the task as system time")
+	register(unix.SYS_TIMES, "times", Times, kernel.Supported, "")
 	register(unix.SYS_GETPRIORITY, "getpriority", Getpriority, kernel.Partial, "nice values are not kept")
 	register(unix.SYS_SETPRIORITY, "setpriority", Setpriority, kernel.Partial, "nice values are not kept")
 }

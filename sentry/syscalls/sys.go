@@ -194,29 +194,47 @@ func SchedYield(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	return 0, nil
 }
 
-// Getrusage implements getrusage(2). Times are what the sentry can measure (see
-// Task.CPUTime); memory and I/O counters are zero.
+// Getrusage implements getrusage(2). User time is the time in application code, system
+// time the sentry's work for the task (see kernel/cputime.go); ru_maxrss is the resident
+// size now; fault, I/O and context-switch counters are zero.
 func Getrusage(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
-	who := args.Int(0)
-	var cpu time.Duration
-	switch who {
-	case unix.RUSAGE_SELF, unix.RUSAGE_THREAD:
-		cpu = t.CPUTime()
+	var u kernel.Usage
+	var maxRSS uint64
+	switch args.Int(0) {
+	case unix.RUSAGE_SELF:
+		u = t.ThreadGroup().CPUUsage()
+		maxRSS = t.MemoryManager().ResidentBytes()
+	case unix.RUSAGE_THREAD:
+		u = t.CPUUsage()
+		maxRSS = t.MemoryManager().ResidentBytes()
 	case unix.RUSAGE_CHILDREN:
+		u = t.ThreadGroup().ChildrenCPUUsage()
 	default:
 		return 0, unix.EINVAL
 	}
-	var b [144]byte // struct rusage
-	// ru_stime: the sentry's work on the task's behalf is system time.
-	binary.LittleEndian.PutUint64(b[16:], uint64(cpu/time.Second))
-	binary.LittleEndian.PutUint64(b[24:], uint64(cpu%time.Second/time.Microsecond))
-	if who != unix.RUSAGE_CHILDREN {
-		binary.LittleEndian.PutUint64(b[32:], t.MemoryManager().ResidentBytes()/1024) // ru_maxrss in KiB
-	}
-	if _, err := t.CopyOut(args.Addr(1), b[:]); err != nil {
+	if _, err := t.CopyOut(args.Addr(1), encodeRusage(u, maxRSS)); err != nil {
 		return 0, err
 	}
 	return 0, nil
+}
+
+// encodeRusage lays out a struct rusage.
+func encodeRusage(u kernel.Usage, maxRSS uint64) []byte {
+	b := make([]byte, rusageBytes)
+	putTimeval := func(off int, d time.Duration) {
+		binary.LittleEndian.PutUint64(b[off:], uint64(d/time.Second))
+		binary.LittleEndian.PutUint64(b[off+8:], uint64(d%time.Second/time.Microsecond))
+	}
+	putTimeval(0, u.User)
+	putTimeval(16, u.Sys)
+	binary.LittleEndian.PutUint64(b[32:], maxRSS/1024) // ru_maxrss in KiB
+	return b
+}
+
+// clockTicks converts a CPU time to USER_HZ ticks (times(2), SIGCHLD's si_utime).
+func clockTicks(d time.Duration) uint64 {
+	const userHZ = 100
+	return uint64(d * userHZ / time.Second)
 }
 
 // arch_prctl codes.
@@ -269,6 +287,6 @@ func init() {
 	register(unix.SYS_PRLIMIT64, "prlimit64", Prlimit64, kernel.Supported, "")
 	register(unix.SYS_SCHED_GETAFFINITY, "sched_getaffinity", SchedGetaffinity, kernel.Supported, "")
 	register(unix.SYS_SCHED_YIELD, "sched_yield", SchedYield, kernel.Supported, "")
-	register(unix.SYS_GETRUSAGE, "getrusage", Getrusage, kernel.Partial, "times count the sentry's work for the task; no fault or I/O counters")
+	register(unix.SYS_GETRUSAGE, "getrusage", Getrusage, kernel.Partial, "user time is measured across the platform's switch to the application; no fault, I/O or context-switch counters")
 	register(unix.SYS_ARCH_PRCTL, "arch_prctl", ArchPrctl, kernel.Supported, "")
 }

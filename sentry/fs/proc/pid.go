@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -276,6 +277,9 @@ func memOf(t *kernel.Task) (m memInfo, vmas []mm.VMAInfo) {
 	return m, vmas
 }
 
+// ticks converts CPU time to USER_HZ clock ticks.
+func ticks(d time.Duration) uint64 { return uint64(d / (time.Second / 100)) }
+
 func taskStat(ctx vfs.Context, t *kernel.Task) ([]byte, error) {
 	tg := t.ThreadGroup()
 	state, _ := taskState(ctx, t)
@@ -288,13 +292,16 @@ func taskStat(ctx vfs.Context, t *kernel.Task) ([]byte, error) {
 	ign, cgt := tg.SignalDispositions()
 	rsslim := tg.Rlimit(unix.RLIMIT_RSS).Cur
 	pending := uint64(tg.GroupPendingSignals() | t.ThreadPendingSignals())
+	// The same file serves /proc/[pid] and /proc/[pid]/task/[tid]: both count the
+	// process's time (Linux counts the thread's alone in the latter).
+	self, children := tg.CPUUsage(), tg.ChildrenCPUUsage()
 	// The 52 fields of proc_pid_stat(5), in order.
 	fields := []any{
 		t.ThreadID(), "(" + t.Name() + ")", string(state), tg.ParentPID(), pgid, sid,
 		0, -1, // tty_nr, tpgid
 		4194304,    // flags (PF_RANDOMIZE)
 		0, 0, 0, 0, // minflt, cminflt, majflt, cmajflt
-		0, 0, 0, 0, // utime, stime, cutime, cstime
+		ticks(self.User), ticks(self.Sys), ticks(children.User), ticks(children.Sys),
 		20, 0, // priority, nice
 		tg.NumTasks(), 0, // num_threads, itrealvalue
 		0, // starttime

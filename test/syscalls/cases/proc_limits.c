@@ -235,6 +235,32 @@ int main(void) {
 	clockid_t cid;
 	CHECK_EQ(clock_getcpuclockid_self, clock_getcpuclockid(0, &cid), 0);
 	CHECK_OK(cpuclock_of_self_readable, clock_gettime(cid, &p0));
+	/* Another thread's clock is readable within the process; a child's process clock by
+	 * its PID; a thread clock of another process, an unknown PID and a bad clock type are
+	 * EINVAL. */
+	pthread_t th2;
+	clockid_t tcid;
+	pthread_create(&th2, NULL, burn_thread, (void *)30L);
+	CHECK_EQ(pthread_getcpuclockid_other, pthread_getcpuclockid(th2, &tcid), 0);
+	CHECK_OK(cpuclock_other_thread_readable, clock_gettime(tcid, &p0));
+	pthread_join(th2, NULL);
+	pid = fork();
+	if (pid == 0) {
+		burn(30);
+		pause();
+		_exit(0);
+	}
+	usleep(200000);
+	clockid_t ccid;
+	CHECK_EQ(clock_getcpuclockid_child, clock_getcpuclockid(pid, &ccid), 0);
+	CHECK_OK(cpuclock_child_readable, clock_gettime(ccid, &p0));
+	CHECK_TRUE(cpuclock_child_counts, p0.tv_sec > 0 || p0.tv_nsec >= 20000000);
+	clockid_t child_thread_clock = (~(clockid_t)pid << 3) | 4 | 2;
+	CHECK_ERR(cpuclock_thread_of_other_process, clock_gettime(child_thread_clock, &p0), EINVAL);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	CHECK_ERR(cpuclock_no_such_process, clock_gettime((~(clockid_t)0x3ffffff0 << 3) | 2, &p0), EINVAL);
+	CHECK_ERR(cpuclock_bad_type, clock_gettime((~(clockid_t)getpid() << 3) | 3, &p0), EINVAL);
 
 	/* sched_* */
 	struct sched_param sp = {0};
