@@ -24,6 +24,15 @@ type CreateOptions struct {
 	Mode     uint32 // S_IFMT | permission bits
 	UID, GID uint32
 	Rdev     uint64
+	// Linkable is for O_TMPFILE without O_EXCL: the unnamed file may be given a name
+	// with linkat(AT_EMPTY_PATH) (Linux's I_LINKABLE).
+	Linkable bool
+}
+
+// LinkableInode is implemented by inodes that can report whether an unlinked file may
+// be linked again (an O_TMPFILE file created without O_EXCL).
+type LinkableInode interface {
+	Linkable() bool
 }
 
 // Inode is a file as a filesystem implements it. The VFS calls the methods that apply to

@@ -178,7 +178,8 @@ func (v *VirtualFilesystem) OpenTmpfile(ctx Context, root, start VirtualDentry, 
 	if err != nil {
 		return nil, err
 	}
-	inode, impl, err := tc.CreateTmpfile(ctx, CreateOptions{Mode: m, UID: uid, GID: gid})
+	opts := CreateOptions{Mode: m, UID: uid, GID: gid, Linkable: flags&unix.O_EXCL == 0}
+	inode, impl, err := tc.CreateTmpfile(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -574,7 +575,8 @@ func (v *VirtualFilesystem) LinkDentry(ctx Context, root, old, newStart VirtualD
 		return err
 	}
 	if old.Dentry.dead.Load() {
-		if st, err := old.Dentry.inode.Stat(ctx); err == nil && st.Nlink == 0 {
+		li, ok := old.Dentry.inode.(LinkableInode)
+		if st, err := old.Dentry.inode.Stat(ctx); err == nil && st.Nlink == 0 && !(ok && li.Linkable()) {
 			return unix.ENOENT
 		}
 	}

@@ -164,6 +164,7 @@ type inode struct {
 	perm                       uint32
 	uid, gid                   uint32
 	nlink                      uint32
+	linkable                   bool // an O_TMPFILE file that linkat may name (vfs.LinkableInode)
 	atime, mtime, ctime, btime vfs.Timespec
 	rdev                       uint64
 	xattrs                     vfs.XattrMap
@@ -428,10 +429,12 @@ func (i *inode) Link(ctx vfs.Context, name string, target vfs.Inode) error {
 		return err
 	}
 	t.mu.Lock()
-	if t.nlink == 0 {
+	if t.nlink == 0 && !t.linkable {
 		t.mu.Unlock()
 		return unix.ENOENT
 	}
+	// As Linux, an O_TMPFILE file can be given a name once; unlinked again, it is gone.
+	t.linkable = false
 	t.nlink++
 	t.ctime = vfs.Now()
 	t.mu.Unlock()
@@ -584,5 +587,13 @@ func (i *inode) CreateTmpfile(ctx vfs.Context, opts vfs.CreateOptions) (vfs.Inod
 	}
 	c := i.fs.newInode(opts)
 	c.nlink = 0
+	c.linkable = opts.Linkable
 	return c, c.newFile(), nil
+}
+
+// Linkable implements vfs.LinkableInode.
+func (i *inode) Linkable() bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.linkable
 }
