@@ -119,7 +119,7 @@ func (t *Task) Clone(o CloneOptions) (int32, error) {
 		return 0, unix.EAGAIN
 	}
 
-	child := &Task{k: t.k, pctx: pctx, mm: m}
+	child := &Task{k: t.k, pctx: pctx, mm: m, noNewPrivs: t.NoNewPrivs()}
 	child.creds.Store(t.Credentials())
 	child.name = t.Name()
 	if f&CloneFiles != 0 {

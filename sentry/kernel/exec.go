@@ -84,6 +84,7 @@ func (t *Task) Execve(a ExecArgs) error {
 	tg.handlers = h
 	t.altStack = SignalStack{Flags: SS_DISABLE}
 	tg.exe = path
+	tg.didExec = true
 	tg.mu.Unlock()
 	t.mu.Lock()
 	t.clearChildTID, t.robustList, t.robustLen = 0, 0, 0

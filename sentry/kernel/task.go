@@ -86,8 +86,22 @@ func (t *Task) ThreadGroupID() int32 { return t.tg.pid }
 // Credentials are the task's current credentials (never mutated: replaced).
 func (t *Task) Credentials() *auth.Credentials { return t.creds.Load() }
 
-// SetCredentials replaces the task's credentials.
-func (t *Task) SetCredentials(c *auth.Credentials) { t.creds.Store(c) }
+// SetCredentials replaces the task's credentials. As Linux's commit_creds, a change of
+// effective or filesystem IDs, or a gain of permitted capabilities, makes the process
+// non-dumpable (suid_dumpable is 0) and clears its parent-death signal.
+func (t *Task) SetCredentials(c *auth.Credentials) {
+	old := t.creds.Swap(c)
+	if old == nil {
+		return
+	}
+	if old.EffectiveUID != c.EffectiveUID || old.EffectiveGID != c.EffectiveGID ||
+		old.FSUID != c.FSUID || old.FSGID != c.FSGID || c.PermittedCaps&^old.PermittedCaps != 0 {
+		t.tg.mu.Lock()
+		t.tg.notDumpable = true
+		t.tg.pdeathsig = 0
+		t.tg.mu.Unlock()
+	}
+}
 
 // FDTable is the task's file descriptor table.
 func (t *Task) FDTable() *vfs.FDTable { return t.fdt }

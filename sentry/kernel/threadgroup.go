@@ -98,6 +98,9 @@ type ThreadGroup struct {
 	// pdeathsig and notDumpable are prctl state, protected by mu.
 	pdeathsig   int
 	notDumpable bool
+	// didExec is set by the first execve after fork (setpgid of the child is then
+	// EACCES), protected by mu.
+	didExec bool
 	// cpu is the CPU time of exited tasks and reaped children, protected by mu.
 	cpu groupCPU
 }

@@ -113,6 +113,12 @@ func (t *Task) SetProcessGroup(pid, pgid int32) error {
 		if target == nil || target.zombie || (target.parent != t.tg) {
 			return unix.ESRCH
 		}
+		target.mu.Lock()
+		execed := target.didExec
+		target.mu.Unlock()
+		if execed {
+			return unix.EACCES
+		}
 	}
 	if pgid == 0 {
 		pgid = target.pid
@@ -172,6 +178,14 @@ func (k *Kernel) ThreadGroupByPID(pid int32) *ThreadGroup {
 		return nil
 	}
 	return g
+}
+
+// ThreadGroupOrZombie returns the process with the given PID, live or a zombie not yet
+// reaped (which kill(2), getpgid and getsid still find, as on Linux).
+func (k *Kernel) ThreadGroupOrZombie(pid int32) *ThreadGroup {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.groups[pid]
 }
 
 // ProcessGroupMembers returns the live processes of process group pgid.

@@ -32,7 +32,7 @@ func Kill(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	var targets []*kernel.ThreadGroup
 	switch {
 	case pid > 0:
-		tg := k.ThreadGroupByPID(pid)
+		tg := k.ThreadGroupOrZombie(pid)
 		if tg == nil {
 			return 0, unix.ESRCH
 		}

@@ -316,7 +316,7 @@ func Waitid(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 func Getpgid(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	tg := t.ThreadGroup()
 	if pid := args.Int(0); pid != 0 {
-		if tg = t.Kernel().ThreadGroupByPID(pid); tg == nil {
+		if tg = t.Kernel().ThreadGroupOrZombie(pid); tg == nil {
 			return 0, unix.ESRCH
 		}
 	}
@@ -343,7 +343,7 @@ func Setpgid(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 func Getsid(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	tg := t.ThreadGroup()
 	if pid := args.Int(0); pid != 0 {
-		if tg = t.Kernel().ThreadGroupByPID(pid); tg == nil {
+		if tg = t.Kernel().ThreadGroupOrZombie(pid); tg == nil {
 			return 0, unix.ESRCH
 		}
 	}
