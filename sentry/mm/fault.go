@@ -72,6 +72,9 @@ func (m *MemoryManager) makePresentLocked(v *vma, page uintptr, write bool) (uin
 	perms := v.perms
 	writable := perms.Write && (!v.private || m.mf.RefCount(off) == 1)
 	perms.Write = writable
+	if writable && v.mappable != nil {
+		m.markDirtyLocked(v, page)
+	}
 	if err := m.as.MapFile(page, m.mf.FD(), off, pageSize, perms); err != nil {
 		*slot = off
 		return 0, err
@@ -88,6 +91,9 @@ func (m *MemoryManager) makePresentLocked(v *vma, page uintptr, write bool) (uin
 func (m *MemoryManager) populateLocked(v *vma, page uintptr) FaultResult {
 	if v.special {
 		return m.populateSpecialLocked(v) // special.go
+	}
+	if v.mappable != nil {
+		return m.populateSharedLocked(v, page) // mappable.go
 	}
 	window := uintptr(anonFaultAround)
 	if v.file != nil {
@@ -172,6 +178,9 @@ func (m *MemoryManager) translateLocked(page uintptr, write bool) (uint64, error
 			return 0, errFault
 		}
 		return off, nil
+	}
+	if write && e&pteWritable == 0 {
+		m.markDirtyLocked(v, page)
 	}
 	return e &^ pteFlags, nil
 }

@@ -23,9 +23,7 @@ func (m *MemoryManager) Fork() (*MemoryManager, error) {
 			continue
 		}
 		n := *v
-		if n.file != nil {
-			n.file.IncRef()
-		}
+		child.vmaRefLocked(&n)
 		child.vmas = append(child.vmas, &n)
 		if v.wipeOnFork {
 			continue // the child's pages fault in as fresh zero pages

@@ -5,8 +5,9 @@
 // application memory (CopyIn/CopyOut/Blocks) through its own mapping of the memory file,
 // never through the platform.
 //
-// Lock order: MemoryManager.mu, then memory.MemoryFile.mu. File reads for private file
-// mappings happen with MemoryManager.mu held.
+// Lock order: MemoryManager.mu, then a Mappable's lock (a file's, for shared mappings:
+// mappable.go), then memory.MemoryFile.mu. File reads for private file mappings, and a
+// Mappable's reads and write-backs, happen with MemoryManager.mu held.
 package mm
 
 import (
@@ -56,10 +57,13 @@ type vma struct {
 	// dontFork (MADV_DONTFORK): a child of fork does not get the mapping; wipeOnFork
 	// (MADV_WIPEONFORK): it gets the mapping empty (zero pages).
 	dontFork, wipeOnFork bool
-	file                 File   // nil for anonymous memory
-	off                  uint64 // file offset of start
-	name                 string // for /proc/PID/maps: a path, [heap], [stack], or ""
-	dev, ino             uint64
+	file                 File // nil for anonymous memory
+	// mappable, for a shared mapping, is the object whose pages it maps (mappable.go);
+	// off is then the object offset of start.
+	mappable Mappable
+	off      uint64 // file offset of start
+	name     string // for /proc/PID/maps: a path, [heap], [stack], or ""
+	dev, ino uint64
 	// special: the pages are the memory file's at off, shared read-only (special.go).
 	special bool
 }
@@ -130,10 +134,8 @@ func (m *MemoryManager) DecUsers() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, v := range m.vmas {
+		m.vmaUnrefLocked(v)
 		m.dropPagesLocked(v.start, v.end, false)
-		if v.file != nil {
-			v.file.DecRef()
-		}
 	}
 	m.vmas = nil
 	m.as.Release()

@@ -17,9 +17,12 @@ type MMapOpts struct {
 	NoReplace bool // with Fixed: EEXIST if anything is at Addr
 	GrowsDown bool
 	File      File // nil for anonymous memory; MMap takes a reference
-	Offset    uint64
-	Name      string
-	Dev, Ino  uint64
+	// Mappable is what a shared file mapping maps (the file's, from MappableFile); a
+	// shared mapping without File or Mappable maps a new anonymous shared object.
+	Mappable Mappable
+	Offset   uint64
+	Name     string
+	Dev, Ino uint64
 }
 
 // MMap creates a mapping and returns its address.
@@ -33,14 +36,22 @@ func (m *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	if o.File != nil {
-		o.File.IncRef()
-	}
-	m.insertLocked(&vma{
+	v := &vma{
 		start: addr, end: addr + o.Length, perms: o.Perms, maxPerms: o.MaxPerms,
 		private: o.Private, growsDown: o.GrowsDown, file: o.File, off: o.Offset,
-		name: o.Name, dev: o.Dev, ino: o.Ino,
-	})
+		name: o.Name, dev: o.Dev, ino: o.Ino, mappable: o.Mappable,
+	}
+	if !o.Private && v.mappable == nil {
+		if o.File != nil {
+			return 0, unix.ENODEV
+		}
+		v.mappable, v.off = newAnonShared(), 0
+	}
+	if v.private {
+		v.mappable = nil
+	}
+	m.vmaRefLocked(v)
+	m.insertLocked(v)
 	return addr, nil
 }
 
@@ -158,12 +169,10 @@ func (m *MemoryManager) splitLocked(addr uintptr) {
 	v := m.vmas[i]
 	n := *v
 	n.start = addr
-	if v.file != nil || v.special {
+	if v.file != nil || v.special || v.mappable != nil {
 		n.off += uint64(addr - v.start)
 	}
-	if v.file != nil {
-		v.file.IncRef()
-	}
+	m.vmaRefLocked(&n)
 	v.end = addr
 	m.insertLocked(&n)
 }
@@ -176,9 +185,7 @@ func (m *MemoryManager) unmapLocked(start, end uintptr) {
 	var dropped bool
 	for _, v := range m.vmas {
 		if v.start >= start && v.end <= end {
-			if v.file != nil {
-				v.file.DecRef()
-			}
+			m.vmaUnrefLocked(v)
 			dropped = true
 			continue
 		}
@@ -410,8 +417,25 @@ func (m *MemoryManager) Mremap(oldAddr, oldSize, newSize uintptr, flags int, new
 	}
 	v := m.vmas[i]
 	if oldSize == 0 {
-		// Duplicating a shared mapping (old_size 0) is not offered.
-		return 0, unix.EINVAL
+		// old_size 0 makes a second mapping of the same pages of a shared mapping.
+		if v.mappable == nil || flags&MremapMaymove == 0 || flags&MremapDontunmap != 0 {
+			return 0, unix.EINVAL
+		}
+		to := newAddr
+		if flags&MremapFixed != 0 {
+			m.unmapLocked(newAddr, newAddr+newSize)
+		} else {
+			var err error
+			if to, err = m.findAvailableLocked(newSize); err != nil {
+				return 0, err
+			}
+		}
+		n := *v
+		n.start, n.end = to, to+newSize
+		n.off = v.off + uint64(oldAddr-v.start)
+		m.vmaRefLocked(&n)
+		m.insertLocked(&n)
+		return to, nil
 	}
 	if oldAddr+oldSize > v.end {
 		// The old range must lie in one mapping.
@@ -453,12 +477,10 @@ func (m *MemoryManager) Mremap(oldAddr, oldSize, newSize uintptr, flags int, new
 func (m *MemoryManager) moveLocked(v *vma, oldAddr, oldSize, newAddr, newSize uintptr, keepOld bool) (uintptr, error) {
 	n := *v
 	n.start, n.end = newAddr, newAddr+newSize
-	if v.file != nil || v.special {
+	if v.file != nil || v.special || v.mappable != nil {
 		n.off = v.off + uint64(oldAddr-v.start)
 	}
-	if v.file != nil {
-		v.file.IncRef()
-	}
+	m.vmaRefLocked(&n)
 	// Move page-table entries; the new range maps again on first touch.
 	for a := uintptr(0); a < oldSize; a += pageSize {
 		s := m.pte(oldAddr+a, false)
@@ -479,6 +501,10 @@ func (m *MemoryManager) moveLocked(v *vma, oldAddr, oldSize, newAddr, newSize ui
 		kept := m.vmas[:0]
 		for _, o := range m.vmas {
 			if o.start >= oldAddr && o.end <= oldAddr+oldSize {
+				if o.mappable != nil {
+					// The pages moved with the mapping: nothing to write back.
+					o.mappable.RemoveMapping(m, o.maxPerms.Write)
+				}
 				if o.file != nil {
 					o.file.DecRef()
 				}

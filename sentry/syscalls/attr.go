@@ -210,13 +210,19 @@ func Utimensat(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 }
 
 // Fsync implements fsync(2) and fdatasync(2): data written goes to the host file (or
-// memory) at once, so there is nothing to wait for.
+// memory) at once, so there is nothing to wait for but what shared mappings stored, which
+// is written back.
 func Fsync(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	f, err := getFileNoPath(t, args.Int(0))
 	if err != nil {
 		return 0, err
 	}
-	f.DecRef()
+	defer f.DecRef()
+	if s, ok := f.Impl().(vfs.CacheSyncer); ok {
+		if err := s.SyncCache(); err != nil {
+			return 0, unix.EIO
+		}
+	}
 	return 0, nil
 }
 

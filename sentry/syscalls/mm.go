@@ -71,11 +71,7 @@ func Mmap(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 		acc := file.StatusFlags() & unix.O_ACCMODE
 		switch {
 		case st.Type() == unix.S_IFCHR && st.RdevMajor == 1 && st.RdevMinor == 5:
-			// /dev/zero: a private mapping is anonymous memory.
-			if !o.Private {
-				t.Unsupported("MAP_SHARED of /dev/zero")
-				return 0, unix.ENODEV
-			}
+			// /dev/zero: a mapping is anonymous memory (a shared one, a new shared object).
 			return mmapDone(t, o, flags)
 		case st.Type() != unix.S_IFREG:
 			return 0, unix.ENODEV
@@ -86,14 +82,22 @@ func Mmap(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 			if acc != unix.O_RDWR && prot&unix.PROT_WRITE != 0 {
 				return 0, unix.EACCES
 			}
-			if prot&unix.PROT_WRITE != 0 {
-				t.Unsupported("writable MAP_SHARED file mapping")
-				return 0, unix.ENODEV
+			if acc != unix.O_RDWR {
+				o.MaxPerms.Write = false
 			}
-			// A read-only shared mapping is served as a private copy of the file: it sees
-			// the file as it is when pages are first touched.
-			o.Private = true
-			o.MaxPerms.Write = false
+			if mf, ok := file.Impl().(mm.MappableFile); ok {
+				// The mapping maps the file's page cache (mm/mappable.go).
+				o.Mappable = mf.Mappable()
+			} else if prot&unix.PROT_WRITE != 0 {
+				t.Unsupported("writable MAP_SHARED mapping of this file type")
+				return 0, unix.ENODEV
+			} else {
+				// A read-only shared mapping of a file without a page cache is served as a
+				// private copy of the file: it sees the file as it is when pages are
+				// first touched.
+				o.Private = true
+				o.MaxPerms.Write = false
+			}
 		}
 		o.File, o.Offset = file, off
 		o.Name, _ = t.Kernel().VFS().PathFrom(t.FSContext().Root(), file.VirtualDentry())
@@ -140,7 +144,7 @@ func Madvise(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 }
 
 func init() {
-	register(unix.SYS_MMAP, "mmap", Mmap, kernel.Partial, "writable MAP_SHARED file mappings: ENODEV; read-only shared file mappings are private copies")
+	register(unix.SYS_MMAP, "mmap", Mmap, kernel.Partial, "writable MAP_SHARED mappings of host (donated) files: ENODEV; read-only ones are private copies")
 	register(unix.SYS_MUNMAP, "munmap", Munmap, kernel.Supported, "")
 	register(unix.SYS_MPROTECT, "mprotect", Mprotect, kernel.Partial, "PROT_GROWSDOWN is accepted without extending the range")
 	register(unix.SYS_BRK, "brk", Brk, kernel.Supported, "")
@@ -221,15 +225,17 @@ func Munlockall(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	return 0, nil
 }
 
-// Msync implements msync(2). Private mappings need nothing; shared file mappings are not
-// offered yet (mmap refuses writable ones), so there is never dirty data to write back.
+// Msync implements msync(2): what shared file mappings stored in the range is written
+// back to the file's storage (the host file, for the gofer) at once, with MS_SYNC and
+// MS_ASYNC alike; MS_INVALIDATE has nothing to do, since mappings and read/write share
+// the same pages.
 func Msync(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	addr, length, flags := args.Addr(0), args[1], args.Int(2)
 	if addr%4096 != 0 || flags&^(unix.MS_ASYNC|unix.MS_SYNC|unix.MS_INVALIDATE) != 0 ||
 		flags&(unix.MS_ASYNC|unix.MS_SYNC) == unix.MS_ASYNC|unix.MS_SYNC {
 		return 0, unix.EINVAL
 	}
-	return 0, t.MemoryManager().CheckMapped(addr, length)
+	return 0, t.MemoryManager().Msync(addr, length, flags&(unix.MS_ASYNC|unix.MS_SYNC) != 0)
 }
 
 func init() {

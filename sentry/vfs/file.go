@@ -125,6 +125,12 @@ type Allocator interface {
 	Allocate(ctx Context, mode uint32, off, length int64) error
 }
 
+// CacheSyncer is implemented by file implementations that keep data in a cache (the page
+// cache that shared mappings map) and write it back on fsync(2).
+type CacheSyncer interface {
+	SyncCache() error
+}
+
 // StatusFlagsObserver is implemented by file implementations that act on status flags
 // (O_NONBLOCK on a host fd): the VFS tells them the flags at creation and every change.
 type StatusFlagsObserver interface {

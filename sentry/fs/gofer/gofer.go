@@ -21,6 +21,7 @@
 // no round trip; writable opens get their own host fd.
 //
 // Lock order: inode.xmu, then inode.mu, then Filesystem.idleMu. The VFS's locks come before all of them.
+// inode.cmu (mmap.go) comes after mm.MemoryManager.mu and is never held with the others.
 package gofer
 
 import (
@@ -31,6 +32,7 @@ import (
 
 	"runsc.dev/gofer/proto"
 	"runsc.dev/sentry/fs/host"
+	"runsc.dev/sentry/mm"
 	"runsc.dev/sentry/vfs"
 )
 
@@ -105,6 +107,14 @@ type inode struct {
 	opens   int  // open files of any kind
 	dropped bool // the VFS forgot the dentry: close the handle when unused
 
+	// cmu guards the page cache of a mapped regular file and the host fd it uses
+	// (mmap.go); cached says whether there is a cache, for read and write's fast path.
+	cmu    sync.Mutex
+	cache  *mm.PageCache
+	cached atomic.Bool
+	cfd    int // -1 if none
+	cfdRW  bool
+
 	// xmu guards xnames: the extended attributes' names (nil until fetched) and their
 	// values (nil until fetched).
 	xmu    sync.Mutex
@@ -112,7 +122,7 @@ type inode struct {
 }
 
 func (fs *Filesystem) newInode(h proto.Handle, st proto.Stat) *inode {
-	return &inode{fs: fs, h: h, typ: st.Mode & unix.S_IFMT, stat: st, roFD: -1}
+	return &inode{fs: fs, h: h, typ: st.Mode & unix.S_IFMT, stat: st, roFD: -1, cfd: -1}
 }
 
 func statFromProto(s *proto.Stat) vfs.Stat {
@@ -193,7 +203,13 @@ func (i *inode) SetStat(ctx vfs.Context, opts vfs.SetStatOptions) error {
 		return nil
 	}
 	defer i.stale.Store(true)
-	return i.fs.client.SetStat(i.h, a)
+	if err := i.fs.client.SetStat(i.h, a); err != nil {
+		return err
+	}
+	if a.Mask&proto.SetStatSize != 0 {
+		i.truncateCache(uint64(a.Size))
+	}
+	return nil
 }
 
 // Lookup implements vfs.Inode.Lookup with one Walk for all the names.
@@ -251,6 +267,12 @@ func (i *inode) release() {
 	if fd >= 0 {
 		unix.Close(fd)
 	}
+	i.cmu.Lock()
+	if i.cfd >= 0 && i.cache == nil {
+		unix.Close(i.cfd)
+		i.cfd = -1
+	}
+	i.cmu.Unlock()
 	i.fs.client.Close(i.h)
 }
 
@@ -284,7 +306,7 @@ func (i *inode) Open(ctx vfs.Context, vd vfs.VirtualDentry, flags uint32) (vfs.F
 		return nil, err
 	}
 	i.addOpen()
-	return &regularFile{inode: i, fd: fd, own: true}, nil
+	return &regularFile{inode: i, fd: fd, own: true, rw: acc == unix.O_RDWR}, nil
 }
 
 func (i *inode) addOpen() {
@@ -520,6 +542,7 @@ type regularFile struct {
 	inode *inode
 	fd    int
 	own   bool // the fd is this file's (writable opens); else the inode's shared one
+	rw    bool // opened for reading and writing
 }
 
 // Release implements vfs.FileImpl.Release.
@@ -534,7 +557,16 @@ func (f *regularFile) Release() {
 
 // Read implements vfs.FileImpl.Read.
 func (f *regularFile) Read(ctx vfs.Context, dst [][]byte, off int64) (int64, error) {
-	return host.Readv(f.fd, dst, off)
+	n, err := host.Readv(f.fd, dst, off)
+	if i := f.inode; i.cached.Load() && n > 0 {
+		// Mappings may have stored into the cached pages (mmap.go).
+		i.cmu.Lock()
+		if i.cache != nil {
+			i.cache.Overlay(dst, off, n)
+		}
+		i.cmu.Unlock()
+	}
+	return n, err
 }
 
 // Write implements vfs.FileImpl.Write.
@@ -545,6 +577,19 @@ func (f *regularFile) Write(ctx vfs.Context, src [][]byte, off int64, appendMode
 			return 0, off, unix.EIO
 		}
 		off = st.Size
+	}
+	if i := f.inode; i.cached.Load() {
+		// The cached pages follow the host file (mmap.go).
+		i.cmu.Lock()
+		defer i.cmu.Unlock()
+		n, err := host.Writev(f.fd, src, off)
+		if i.cache != nil && n > 0 {
+			i.cache.Update(src, off, n)
+		}
+		if n > 0 {
+			i.stale.Store(true)
+		}
+		return n, off + n, err
 	}
 	n, err := host.Writev(f.fd, src, off)
 	if n > 0 {
@@ -608,6 +653,9 @@ func (f *dirFile) Getdents(ctx vfs.Context, off int64, emit func(vfs.Dirent) boo
 func (f *regularFile) Allocate(ctx vfs.Context, mode uint32, off, length int64) error {
 	err := unix.Fallocate(f.fd, mode, off, length)
 	f.inode.stale.Store(true)
+	if err == nil && mode&(unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_ZERO_RANGE) != 0 {
+		f.inode.zeroCache(off, off+length)
+	}
 	if err != nil {
 		if e, ok := err.(unix.Errno); ok {
 			return e

@@ -30,6 +30,15 @@ func (f *regularFile) Read(ctx vfs.Context, dst [][]byte, off int64) (int64, err
 	i := f.inode
 	i.mu.RLock()
 	defer i.mu.RUnlock()
+	n, err := i.readLocked(dst, off)
+	if i.cache != nil {
+		// Mappings may have stored into the cached pages.
+		i.cache.Overlay(dst, off, n)
+	}
+	return n, err
+}
+
+func (i *inode) readLocked(dst [][]byte, off int64) (int64, error) {
 	var done int64
 	for _, b := range dst {
 		for len(b) > 0 {
@@ -112,6 +121,9 @@ func (f *regularFile) Write(ctx vfs.Context, src [][]byte, off int64, appendMode
 	}
 	if end := off + done; end > i.size {
 		i.size = end
+	}
+	if i.cache != nil {
+		i.cache.Update(src, off, done)
 	}
 	if done > 0 {
 		now := vfs.Now()
@@ -226,6 +238,9 @@ func (f *regularFile) Allocate(ctx vfs.Context, mode uint32, off, length int64) 
 // zeroLocked zeroes [start, end): whole pages are released if release is set, else
 // cleared.
 func (i *inode) zeroLocked(start, end int64, release bool) {
+	if i.cache != nil {
+		i.cache.Zero(start, end)
+	}
 	for p := start / pageSize; p*pageSize < end; p++ {
 		pg := i.pages[p]
 		if pg == nil {

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"runsc.dev/sentry/mm"
 	"runsc.dev/sentry/vfs"
 )
 
@@ -174,6 +175,8 @@ type inode struct {
 	size  int64
 	pages map[int64]*[pageSize]byte
 	opens int
+	// cache is the page cache of a mapped file (mmap.go), nil when unmapped.
+	cache *mm.PageCache
 
 	// Symlinks.
 	target string
@@ -241,13 +244,24 @@ func (i *inode) Stat(ctx vfs.Context) (vfs.Stat, error) {
 // SetStat implements vfs.Inode.SetStat.
 func (i *inode) SetStat(ctx vfs.Context, opts vfs.SetStatOptions) error {
 	i.mu.Lock()
-	defer i.mu.Unlock()
+	var mappers []mm.MappingSpace
+	defer func() {
+		i.mu.Unlock()
+		if mappers != nil {
+			// Mappings lose the pages beyond the new end: touching them is SIGBUS.
+			i.invalidateFrom(mappers, opts.Size)
+		}
+	}()
 	now := vfs.Now()
 	if opts.Mask&vfs.SetStatSize != 0 {
 		if i.typ != unix.S_IFREG {
 			return unix.EINVAL
 		}
 		if opts.Size != i.size {
+			if opts.Size < i.size && i.cache != nil {
+				i.cache.Truncate(uint64(opts.Size))
+				mappers = i.cache.Mappers()
+			}
 			i.truncateLocked(opts.Size)
 			i.mtime = now
 		}
