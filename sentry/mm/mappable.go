@@ -137,7 +137,10 @@ func (m *MemoryManager) populateSharedLocked(v *vma, page uintptr) FaultResult {
 	if v.perms.Write {
 		flags |= pteWritable
 	}
-	// Map runs of pages contiguous in the memory file with one call each.
+	// Map runs of pages contiguous in the memory file with one call each. A page whose
+	// mapping failed keeps its reference, unmapped; the fault is SIGBUS if it is the
+	// faulting one.
+	res := FaultResolved
 	for i := 0; i < n; {
 		j := i + 1
 		for j < n && buf[j] == buf[j-1]+pageSize {
@@ -145,6 +148,9 @@ func (m *MemoryManager) populateSharedLocked(v *vma, page uintptr) FaultResult {
 		}
 		a := start + uintptr(i)*pageSize
 		err := m.as.MapFile(a, m.mf.FD(), buf[i], uint64(j-i)*pageSize, v.perms)
+		if err != nil && page >= a && page < a+uintptr(j-i)*pageSize {
+			res = FaultBusErr
+		}
 		for k := i; k < j; k++ {
 			if err != nil {
 				*m.pte(a+uintptr(k-i)*pageSize, true) = buf[k]
@@ -154,7 +160,7 @@ func (m *MemoryManager) populateSharedLocked(v *vma, page uintptr) FaultResult {
 		}
 		i = j
 	}
-	return FaultResolved
+	return res
 }
 
 // markDirtyLocked tells v's Mappable that the page at page is about to be written
