@@ -97,6 +97,11 @@ func Run(a Args) int {
 	})
 
 	creds := auth.NewUserCredentials(auth.KUID(s.UID), auth.KGID(s.GID), nil)
+	if b := s.BoundingCaps; b != nil {
+		creds.BoundingCaps &= *b
+		creds.PermittedCaps &= *b
+		creds.EffectiveCaps &= *b
+	}
 	ctx := &vfs.KernelContext{Creds: creds}
 	fsctx, err := newFSContext(ctx, v, root, s.Cwd)
 	if err != nil {

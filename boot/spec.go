@@ -29,6 +29,9 @@ type Spec struct {
 	NoFile [2]uint64 `json:"nofile"`
 	// Overlay is the root's overlay: "memory" (default when empty) or "none".
 	Overlay string `json:"overlay,omitempty"`
+	// BoundingCaps, when set, is the caller's capability bounding set: the command gets
+	// no capability outside it, as if the caller had exec'd it.
+	BoundingCaps *uint64 `json:"bounding_caps,omitempty"`
 }
 
 // maxSpecSize bounds what the sandbox reads from the CLI.

@@ -77,6 +77,7 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcommand
 		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
 		Platform: conf.Platform, Strace: conf.Strace, Debug: conf.Debug,
 		NoFile: [2]uint64{nofile.Cur, nofile.Max}, Overlay: conf.Overlay,
+		BoundingCaps: callerBoundingCaps(),
 	}
 	code, err := sandbox.Do(sandbox.DoArgs{Spec: spec, Conf: conf})
 	if err != nil {
@@ -96,4 +97,25 @@ func setEnv(env []string, kv string) []string {
 		}
 	}
 	return append(env, kv)
+}
+
+// callerBoundingCaps is the caller's capability bounding set (nil if it cannot be read):
+// `do` runs the command as the caller would exec it, so it gets no capability the
+// caller's bounding set lacks (a container runtime often drops some, e.g.
+// CAP_SYS_RESOURCE).
+func callerBoundingCaps() *uint64 {
+	var set uint64
+	for c := 0; c < 64; c++ {
+		r, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0)
+		if err != nil {
+			if c == 0 {
+				return nil
+			}
+			break // past the last capability the host kernel knows
+		}
+		if r == 1 {
+			set |= 1 << c
+		}
+	}
+	return &set
 }

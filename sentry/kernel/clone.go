@@ -91,14 +91,11 @@ func (t *Task) Clone(o CloneOptions) (int32, error) {
 	if f&CloneParent != 0 && t.tg == t.k.initGroup() {
 		return 0, unix.EINVAL
 	}
+	if t.overProcessLimit() {
+		return 0, unix.EAGAIN
+	}
 	if !t.ac.FPValid {
 		if err := t.pctx.PullFP(&t.ac); err != nil {
-			return 0, unix.EAGAIN
-		}
-	}
-	if f&CloneThread == 0 {
-		lim := t.tg.Rlimit(unix.RLIMIT_NPROC).Cur
-		if uint64(t.k.numThreadGroups()) >= lim && !t.Credentials().HasCapability(24) && t.Credentials().RealUID != 0 {
 			return 0, unix.EAGAIN
 		}
 	}
@@ -141,6 +138,7 @@ func (t *Task) Clone(o CloneOptions) (int32, error) {
 	if f&CloneSettls != 0 {
 		child.ac.Regs.FsBase = uint64(o.TLS)
 	}
+	t.inheritSched(child)
 	child.ac.FP = append([]byte(nil), t.ac.FP...)
 	child.ac.FPValid = true
 	if f&CloneChildCleartid != 0 {

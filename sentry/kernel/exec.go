@@ -193,6 +193,9 @@ func (k *Kernel) interpreterOpener(ctx vfs.Context, fs *vfs.FSContext) func(stri
 // returns the binary to load, its path and the argv it gets, with a reference held.
 func resolveInterpreterScript(a ExecArgs) (*vfs.FileDescription, string, []string, error) {
 	file, path, argv := a.File, a.Path, a.Argv
+	// filename is the name the current level was executed by: the script's path as the
+	// caller gave it, then each interpreter's path as its #! line gives it.
+	filename := a.Filename
 	file.IncRef()
 	for depth := 0; ; depth++ {
 		var buf [shebangBufSize]byte
@@ -223,11 +226,11 @@ func resolveInterpreterScript(a ExecArgs) (*vfs.FileDescription, string, []strin
 		if arg != "" {
 			nargv = append(nargv, arg)
 		}
-		nargv = append(nargv, a.Filename)
+		nargv = append(nargv, filename)
 		if len(argv) > 1 {
 			nargv = append(nargv, argv[1:]...)
 		}
 		argv = nargv
-		file, path = nf, npath
+		file, path, filename = nf, npath, interp
 	}
 }

@@ -69,6 +69,8 @@ type Task struct {
 
 	// cpu is the task's CPU-time accounting (cputime.go).
 	cpu taskCPU
+	// sched is the task's nice value and CPU affinity (sched.go), protected by mu.
+	sched schedAttrs
 }
 
 // Kernel is the task's kernel.

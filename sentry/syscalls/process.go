@@ -157,6 +157,10 @@ func execAt(t *kernel.Task, dirfd int32, pathAddr, argvAddr, envAddr uintptr, fl
 		if vd, err = v.GetDentryAt(t, root, start, path, flags&unix.AT_SYMLINK_NOFOLLOW == 0); err != nil {
 			return 0, err
 		}
+		if vd.Dentry.IsSymlink() {
+			// AT_SYMLINK_NOFOLLOW and the last component is a symlink (O_NOFOLLOW's error).
+			return 0, unix.ELOOP
+		}
 	}
 	file, err := v.OpenDentryForExec(t, vd)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"runsc.dev/pkg/arch"
 	"runsc.dev/sentry/kernel"
+	"runsc.dev/sentry/kernel/auth"
 )
 
 // Scheduling policies.
@@ -137,7 +138,8 @@ func SchedRrGetInterval(t *kernel.Task, args *arch.SyscallArguments) (uintptr, e
 // SchedSetaffinity implements sched_setaffinity(2): the mask must name at least one of
 // the sandbox's CPUs; the sentry does not pin tasks.
 func SchedSetaffinity(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
-	if _, err := schedTarget(t, args.Int(0)); err != nil {
+	o, err := schedTarget(t, args.Int(0))
+	if err != nil {
 		return 0, err
 	}
 	n := min(int(args[1]), cpumaskBytes())
@@ -145,18 +147,30 @@ func SchedSetaffinity(t *kernel.Task, args *arch.SyscallArguments) (uintptr, err
 	if _, err := t.CopyIn(args.Addr(2), mask); err != nil {
 		return 0, err
 	}
+	c, oc := t.Credentials(), o.Credentials()
+	if !c.HasCapability(auth.CapSysNice) && c.EffectiveUID != oc.RealUID && c.EffectiveUID != oc.EffectiveUID {
+		return 0, unix.EPERM
+	}
+	// Only the CPUs that exist count; a mask without any is EINVAL.
+	online := make([]byte, cpumaskBytes())
+	any := false
 	for c := 0; c < 8*n && c < numCPU(); c++ {
 		if mask[c/8]&(1<<(c%8)) != 0 {
-			return 0, nil
+			online[c/8] |= 1 << (c % 8)
+			any = true
 		}
 	}
-	return 0, unix.EINVAL
+	if !any {
+		return 0, unix.EINVAL
+	}
+	o.SetAffinity(online)
+	return 0, nil
 }
 
-// Getcpu implements getcpu(2).
+// Getcpu implements getcpu(2): the first CPU of the task's affinity mask, node 0.
 func Getcpu(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	if a := args.Addr(0); a != 0 {
-		if err := t.CopyOutUint32(a, 0); err != nil {
+		if err := t.CopyOutUint32(a, uint32(firstCPU(t.Affinity()))); err != nil {
 			return 0, err
 		}
 	}
@@ -184,24 +198,93 @@ func Times(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	return uintptr(clockTicks(time.Since(t.Kernel().BootTime()))), nil
 }
 
-// Getpriority implements getpriority(2): every task has nice 0 (returned as 20 - nice).
-func Getpriority(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
-	if args.Int(0) < 0 || args.Int(0) > 2 {
-		return 0, unix.EINVAL
+// priorityTargets are the tasks a get/setpriority (which, who) names; ESRCH if none.
+func priorityTargets(t *kernel.Task, which, who int32) ([]*kernel.Task, error) {
+	k := t.Kernel()
+	var ts []*kernel.Task
+	switch which {
+	case unix.PRIO_PROCESS:
+		if who < 0 {
+			return nil, unix.ESRCH
+		}
+		o := t
+		if who != 0 {
+			o = k.TaskByTID(who)
+		}
+		if o != nil {
+			ts = append(ts, o)
+		}
+	case unix.PRIO_PGRP:
+		if who < 0 {
+			return nil, unix.ESRCH
+		}
+		if who == 0 {
+			who, _ = t.ThreadGroup().ProcessGroup()
+		}
+		for _, tg := range k.ProcessGroupMembers(who) {
+			ts = append(ts, tg.Tasks()...)
+		}
+	case unix.PRIO_USER:
+		uid := auth.KUID(uint32(who))
+		if who == 0 {
+			uid = t.Credentials().RealUID
+		}
+		for _, tg := range k.ThreadGroups() {
+			for _, o := range tg.Tasks() {
+				if o.Credentials().RealUID == uid {
+					ts = append(ts, o)
+				}
+			}
+		}
+	default:
+		return nil, unix.EINVAL
 	}
-	return 20, nil
+	if len(ts) == 0 {
+		return nil, unix.ESRCH
+	}
+	return ts, nil
 }
 
-// Setpriority implements setpriority(2): lowering priority (raising nice) is accepted,
-// raising it needs CAP_SYS_NICE.
+// Getpriority implements getpriority(2): 20 - nice of the highest-priority target (the
+// C library turns it back into a nice value).
+func Getpriority(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
+	ts, err := priorityTargets(t, args.Int(0), args.Int(1))
+	if err != nil {
+		return 0, err
+	}
+	best := int32(19)
+	for _, o := range ts {
+		best = min(best, o.Nice())
+	}
+	return uintptr(20 - best), nil
+}
+
+// Setpriority implements setpriority(2). Nice values are kept and inherited but the host
+// schedules the sandbox's threads as it sees fit. Lowering a nice value needs
+// CAP_SYS_NICE or a RLIMIT_NICE that allows it (EACCES); changing another user's
+// process needs CAP_SYS_NICE (EPERM).
 func Setpriority(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
-	if args.Int(0) < 0 || args.Int(0) > 2 {
-		return 0, unix.EINVAL
+	ts, err := priorityTargets(t, args.Int(0), args.Int(1))
+	if err != nil {
+		return 0, err
 	}
-	if args.Int(2) < 0 && !t.Credentials().HasCapability(23) {
-		return 0, unix.EACCES
+	nice := min(max(args.Int(2), -20), 19)
+	c := t.Credentials()
+	capNice := c.HasCapability(auth.CapSysNice)
+	var result error
+	for _, o := range ts {
+		oc := o.Credentials()
+		if !capNice && c.EffectiveUID != oc.RealUID && c.EffectiveUID != oc.EffectiveUID {
+			result = unix.EPERM
+			continue
+		}
+		if nice < o.Nice() && !capNice && uint64(20-nice) > t.ThreadGroup().Rlimit(unix.RLIMIT_NICE).Cur {
+			result = unix.EACCES
+			continue
+		}
+		o.SetNice(nice)
 	}
-	return 0, nil
+	return 0, result
 }
 
 func init() {
@@ -212,9 +295,19 @@ func init() {
 	register(unix.SYS_SCHED_GET_PRIORITY_MAX, "sched_get_priority_max", SchedGetPriorityMax, kernel.Supported, "")
 	register(unix.SYS_SCHED_GET_PRIORITY_MIN, "sched_get_priority_min", SchedGetPriorityMin, kernel.Supported, "")
 	register(unix.SYS_SCHED_RR_GET_INTERVAL, "sched_rr_get_interval", SchedRrGetInterval, kernel.Supported, "")
-	register(unix.SYS_SCHED_SETAFFINITY, "sched_setaffinity", SchedSetaffinity, kernel.Partial, "tasks are not pinned")
-	register(unix.SYS_GETCPU, "getcpu", Getcpu, kernel.Partial, "always CPU 0, node 0")
+	register(unix.SYS_SCHED_SETAFFINITY, "sched_setaffinity", SchedSetaffinity, kernel.Partial, "the mask is kept and inherited; the host threads are not pinned to it")
+	register(unix.SYS_GETCPU, "getcpu", Getcpu, kernel.Partial, "the first CPU of the affinity mask, node 0")
 	register(unix.SYS_TIMES, "times", Times, kernel.Supported, "")
-	register(unix.SYS_GETPRIORITY, "getpriority", Getpriority, kernel.Partial, "nice values are not kept")
-	register(unix.SYS_SETPRIORITY, "setpriority", Setpriority, kernel.Partial, "nice values are not kept")
+	register(unix.SYS_GETPRIORITY, "getpriority", Getpriority, kernel.Supported, "")
+	register(unix.SYS_SETPRIORITY, "setpriority", Setpriority, kernel.Partial, "nice values are kept and inherited, not applied to the host threads")
+}
+
+// firstCPU is the lowest CPU in mask (0 for nil, every CPU).
+func firstCPU(mask []byte) int {
+	for c := 0; c < 8*len(mask); c++ {
+		if mask[c/8]&(1<<(c%8)) != 0 {
+			return c
+		}
+	}
+	return 0
 }

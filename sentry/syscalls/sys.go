@@ -165,7 +165,8 @@ func cpumaskBytes() int { return (numCPU() + 63) / 64 * 8 }
 // numCPU is the number of CPUs the sandbox reports.
 func numCPU() int { return runtime.NumCPU() }
 
-// SchedGetaffinity implements sched_getaffinity(2): every CPU of the sandbox.
+// SchedGetaffinity implements sched_getaffinity(2): the mask sched_setaffinity set, or
+// every CPU of the sandbox.
 func SchedGetaffinity(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	pid, size, addr := args.Int(0), args[1], args.Addr(2)
 	if pid < 0 {
@@ -179,8 +180,16 @@ func SchedGetaffinity(t *kernel.Task, args *arch.SyscallArguments) (uintptr, err
 	}
 	n := min(int(size), cpumaskBytes())
 	mask := make([]byte, n)
-	for c := 0; c < numCPU(); c++ {
-		mask[c/8] |= 1 << (c % 8)
+	target := t
+	if pid != 0 {
+		target = t.Kernel().TaskByTID(pid)
+	}
+	if a := target.Affinity(); a != nil {
+		copy(mask, a)
+	} else {
+		for c := 0; c < numCPU(); c++ {
+			mask[c/8] |= 1 << (c % 8)
+		}
 	}
 	if _, err := t.CopyOut(addr, mask); err != nil {
 		return 0, err

@@ -24,6 +24,8 @@ const (
 	CapSetuid             = 7
 	CapSetpcap            = 8
 	CapSysAdmin           = 21
+	CapSysNice            = 23
+	CapSysResource        = 24
 	CapLastCap            = 40
 	AllCapabilities       = uint64(1)<<(CapLastCap+1) - 1
 	OverflowID            = 65534
