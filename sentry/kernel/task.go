@@ -67,6 +67,10 @@ type Task struct {
 	exiting    bool
 	exitStatus WaitStatus
 
+	// staleFaultAddr is the address of an access-error fault retried after mm.Remap
+	// (task goroutine only).
+	staleFaultAddr uintptr
+
 	// cpu is the task's CPU-time accounting (cputime.go).
 	cpu taskCPU
 	// sched is the task's nice value and CPU affinity (sched.go), protected by mu.

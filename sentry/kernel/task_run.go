@@ -172,7 +172,14 @@ func (t *Task) run() {
 
 // handleFault resolves a memory fault or turns it into SIGSEGV/SIGBUS.
 func (t *Task) handleFault(trap platform.Trap) {
-	switch t.mm.HandleFault(trap.Addr, trap.Access, trap.AccessKnown) {
+	r := t.mm.HandleFault(trap.Addr, trap.Access, trap.AccessKnown)
+	if r == mm.FaultAccErr && t.staleFaultAddr != trap.Addr && t.mm.Remap(trap.Addr) {
+		// Possibly stale (see mm.Remap): retry once.
+		t.staleFaultAddr = trap.Addr
+		return
+	}
+	t.staleFaultAddr = 0
+	switch r {
 	case mm.FaultResolved:
 	case mm.FaultMapErr:
 		t.forceSignal(&SignalInfo{Signo: int32(unix.SIGSEGV), Code: SEGV_MAPER, Addr: trap.Addr})

@@ -184,3 +184,27 @@ func (m *MemoryManager) translateLocked(page uintptr, write bool) (uint64, error
 	}
 	return e &^ pteFlags, nil
 }
+
+// Remap maps again the page at addr, as the page table says it is mapped, and reports
+// whether it did. A fault that HandleFault calls an access error can be stale: another
+// thread of the address space may have mapped the page (or broken its copy-on-write
+// sharing) between the host fault and its handling, and the platform cannot always say
+// which access faulted. The caller remaps once and lets the thread retry; a second
+// fault at the same address is then a real violation.
+func (m *MemoryManager) Remap(addr uintptr) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := m.findLocked(addr)
+	if i < 0 {
+		return false
+	}
+	v := m.vmas[i]
+	page := pageDown(addr)
+	slot := m.pte(page, false)
+	if slot == nil || *slot&pteMapped == 0 {
+		return false
+	}
+	perms := v.perms
+	perms.Write = *slot&pteWritable != 0
+	return m.as.MapFile(page, m.mf.FD(), *slot&^pteFlags, pageSize, perms) == nil
+}

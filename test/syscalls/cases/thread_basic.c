@@ -109,6 +109,31 @@ static void *forker(void *arg) {
 	return NULL;
 }
 
+static void *nothing(void *arg) { return arg; }
+
+/* fresh_threads_race forks children that start two threads at once: both run code the
+ * child has not touched since fork, so their first instructions fault on the same pages
+ * at the same time. Returns how many children did not exit cleanly. */
+static int fresh_threads_race(void) {
+	int bad = 0;
+	for (int i = 0; i < 20; i++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			pthread_t a, b;
+			pthread_create(&a, NULL, nothing, NULL);
+			pthread_create(&b, NULL, nothing, NULL);
+			pthread_join(a, NULL);
+			pthread_join(b, NULL);
+			_exit(7);
+		}
+		int st;
+		waitpid(pid, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 7)
+			bad++;
+	}
+	return bad;
+}
+
 int main(int argc, char **argv) {
 	if (argc > 1 && strcmp(argv[1], "exec-child") == 0) {
 		/* After execve from a thread: alone, with the old PID. */
@@ -216,6 +241,9 @@ int main(int argc, char **argv) {
 	}
 	waitpid(pid, &st, 0);
 	CHECK_TRUE(exec_from_thread_kills_others, WIFEXITED(st) && WEXITSTATUS(st) == 50);
+
+	/* Threads of a new child faulting on the same pages at once. */
+	CHECK_EQ(fresh_threads_same_faults, fresh_threads_race(), 0);
 
 	/* exit_group from a thread ends every thread. */
 	pid = fork();
