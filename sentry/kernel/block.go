@@ -13,12 +13,13 @@ func (t *Task) wakeChan() chan struct{} {
 }
 
 // Interrupted reports whether the task has a reason to abandon a blocking call: a
-// deliverable signal is pending or its thread group is exiting.
+// deliverable signal is pending, its thread group is exiting, or it must take part in
+// a group stop (a stopped task's syscall restarts when it is continued).
 func (t *Task) Interrupted() bool {
 	tg := t.tg
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
-	if tg.exiting {
+	if tg.exiting || t.jc.stopPending {
 		return true
 	}
 	blocked := t.sigMask &^ Unblockable

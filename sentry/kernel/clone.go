@@ -167,6 +167,7 @@ func (t *Task) Clone(o CloneOptions) (int32, error) {
 		tg.mu.Lock()
 		child.sigMask = t.sigMask
 		tg.tasks = append(tg.tasks, child)
+		tg.jobControlNewTaskLocked(child)
 		tg.mu.Unlock()
 	} else {
 		parent := tg

@@ -47,6 +47,7 @@ func (tg *ThreadGroup) removeTask(t *Task, status WaitStatus) {
 		}
 	}
 	last := len(tg.tasks) == 0
+	jc := tg.jobControlTaskExitLocked(t)
 	if last {
 		if !tg.exiting {
 			tg.exiting = true
@@ -61,6 +62,7 @@ func (tg *ThreadGroup) removeTask(t *Task, status WaitStatus) {
 		k.mu.Unlock()
 		// An exec'ing thread waits for the others to go.
 		tg.notifyChild()
+		jc.send(tg)
 		return
 	}
 	isInit := tg == k.init
@@ -73,7 +75,9 @@ func (tg *ThreadGroup) removeTask(t *Task, status WaitStatus) {
 		}
 	}
 	var deathSigs []*ThreadGroup
+	kids := make([]*ThreadGroup, 0, len(tg.children))
 	for c := range tg.children {
+		kids = append(kids, c)
 		delete(tg.children, c)
 		if !c.zombie && c.ParentDeathSignal() != 0 {
 			deathSigs = append(deathSigs, c)
@@ -93,6 +97,7 @@ func (tg *ThreadGroup) removeTask(t *Task, status WaitStatus) {
 	}
 	tg.zombie = true
 	parent := tg.parent
+	hangUp := tg.orphanedByExitLocked(parent, kids)
 	autoReap := parent == nil
 	if parent != nil {
 		parent.mu.Lock()
@@ -136,6 +141,7 @@ func (tg *ThreadGroup) removeTask(t *Task, status WaitStatus) {
 	for _, g := range others {
 		g.SendSignal(&SignalInfo{Signo: int32(unix.SIGKILL), Code: SI_KERNEL})
 	}
+	k.hangUpOrphaned(hangUp)
 	k.liveTasks.Done()
 }
 

@@ -135,19 +135,24 @@ func (tg *ThreadGroup) isIgnoredLocked(sig int) bool {
 	case SIG_IGN:
 		return sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP)
 	case SIG_DFL:
-		return defaultActionOf(sig) == actIgnore
+		// SIGCONT's default action is done when it is generated (jobcontrol.go).
+		act := defaultActionOf(sig)
+		return act == actIgnore || act == actCont
 	}
 	return false
 }
 
 // SendSignal queues a signal to the thread group and wakes a thread that can take it.
 func (tg *ThreadGroup) SendSignal(info *SignalInfo) {
+	var jc jcNotice
+	defer func() { jc.send(tg) }() // after the unlock
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	sig := int(info.Signo)
 	if tg.exiting {
 		return
 	}
+	jc = tg.jobControlOnSendLocked(sig)
 	if tg.isIgnoredLocked(sig) {
 		// A blocked ignored signal is still queued: its action may change before unblocking.
 		blockedByAll := true
@@ -176,10 +181,16 @@ func (tg *ThreadGroup) SendSignal(info *SignalInfo) {
 // SendSignal queues a signal to this thread only (tgkill, synchronous faults).
 func (t *Task) SendSignal(info *SignalInfo) {
 	tg := t.tg
+	var jc jcNotice
+	defer func() { jc.send(tg) }() // after the unlock
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	sig := int(info.Signo)
-	if tg.exiting || (tg.isIgnoredLocked(sig) && t.sigMask&SigBit(sig) == 0) {
+	if tg.exiting {
+		return
+	}
+	jc = tg.jobControlOnSendLocked(sig)
+	if tg.isIgnoredLocked(sig) && t.sigMask&SigBit(sig) == 0 {
 		return
 	}
 	if t.pending&SigBit(sig) != 0 && sig < 32 {
@@ -246,6 +257,14 @@ func (t *Task) deliverSignals() bool {
 			tg.mu.Unlock()
 			return false
 		}
+		if t.jc.stopPending {
+			// Another thread stopped the group: stop with it.
+			tg.mu.Unlock()
+			if !t.jobControlStop() {
+				return false
+			}
+			continue
+		}
 		info, ok := t.dequeueSignalLocked()
 		if !ok {
 			if t.haveSavedMask {
@@ -260,6 +279,9 @@ func (t *Task) deliverSignals() bool {
 		}
 		sig := int(info.Signo)
 		act := tg.handlers.Actions[sig-1]
+		if act.Handler == SIG_DFL && defaultActionOf(sig) == actStop {
+			t.jc.stopDequeued = true
+		}
 		tg.mu.Unlock()
 		switch {
 		case sig == int(unix.SIGKILL):
@@ -272,9 +294,9 @@ func (t *Task) deliverSignals() bool {
 			case actIgnore, actCont:
 				continue
 			case actStop:
-				// Job control stops come with the processes issue; until then a stop
-				// signal is logged and ignored rather than faked.
-				t.k.Logf("[%d] stop signal %d ignored: job control is not implemented", t.tid, sig)
+				if !t.startGroupStop(sig) {
+					return false
+				}
 				continue
 			case actCore:
 				t.logFatalSignal(&info)

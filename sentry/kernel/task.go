@@ -40,6 +40,8 @@ type Task struct {
 	// no handler runs).
 	savedMask     SignalSet
 	haveSavedMask bool
+	// jc is the task's part in job control (jobcontrol.go).
+	jc taskJobControl
 
 	// interruptPending is set by interrupt and cleared by the task goroutine.
 	interruptPending atomic.Bool

@@ -85,6 +85,8 @@ type ThreadGroup struct {
 	exited     chan struct{}
 	// exitSignal is sent to the parent when the group exits (0: none).
 	exitSignal int
+	// jc is the group's job-control state (jobcontrol.go), protected by mu.
+	jc groupJobControl
 
 	// The task tree, protected by Kernel.mu: children, and zombie state once every
 	// thread has exited (reaped by the parent's wait).

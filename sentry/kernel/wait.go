@@ -59,6 +59,10 @@ func (t *Task) Wait(o WaitOptions) (*WaitResult, error) {
 				k.mu.Unlock()
 				return r, nil
 			}
+			if r := o.waitJobControl(c); r != nil {
+				k.mu.Unlock()
+				return r, nil
+			}
 		}
 		k.mu.Unlock()
 		if !matched {

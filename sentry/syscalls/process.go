@@ -296,11 +296,7 @@ func Waitid(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 			le.PutUint32(b[8:], uint32(r.Code))
 			le.PutUint32(b[16:], uint32(r.PID))
 			le.PutUint32(b[20:], r.UID)
-			st := r.Status.ExitCode()
-			if !r.Status.Exited() {
-				st = r.Status.Signal()
-			}
-			le.PutUint32(b[24:], uint32(st))
+			le.PutUint32(b[24:], uint32(r.SiStatus()))
 			le.PutUint64(b[32:], clockTicks(r.Usage.User)) // si_utime
 			le.PutUint64(b[40:], clockTicks(r.Usage.Sys))  // si_stime
 		}
@@ -368,8 +364,8 @@ func init() {
 	register(unix.SYS_VFORK, "vfork", Vfork, kernel.Supported, "")
 	register(unix.SYS_EXECVE, "execve", Execve, kernel.Supported, "")
 	register(unix.SYS_EXECVEAT, "execveat", Execveat, kernel.Supported, "")
-	register(unix.SYS_WAIT4, "wait4", Wait4, kernel.Partial, "stopped/continued children and rusage are not reported yet")
-	register(unix.SYS_WAITID, "waitid", Waitid, kernel.Partial, "stopped/continued children and rusage are not reported yet")
+	register(unix.SYS_WAIT4, "wait4", Wait4, kernel.Supported, "")
+	register(unix.SYS_WAITID, "waitid", Waitid, kernel.Supported, "")
 	register(unix.SYS_GETPGID, "getpgid", Getpgid, kernel.Supported, "")
 	register(unix.SYS_GETPGRP, "getpgrp", Getpgrp, kernel.Supported, "")
 	register(unix.SYS_SETPGID, "setpgid", Setpgid, kernel.Supported, "")

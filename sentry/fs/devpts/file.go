@@ -809,7 +809,8 @@ func (t *Terminal) setForeground(ctx vfs.Context, arg uintptr, master bool) erro
 // jobControl stops a background process that reads (SIGTTIN) or, with TOSTOP, writes
 // or changes the terminal (SIGTTOU), as Linux's job control does: the signal goes to
 // its process group and the call restarts; if the signal is ignored or blocked, a read
-// fails with EIO and the rest go ahead.
+// fails with EIO and the rest go ahead; in an orphaned process group, which nobody would
+// continue, the call fails with EIO.
 func (t *Terminal) jobControl(ctx vfs.Context, sig int) error {
 	task := taskOf(ctx)
 	if task == nil || cttyOf(task) != t {
@@ -830,6 +831,9 @@ func (t *Terminal) jobControl(ctx vfs.Context, sig int) error {
 			return unix.EIO
 		}
 		return nil
+	}
+	if tg.ProcessGroupOrphaned() {
+		return unix.EIO
 	}
 	t.sendSignals(k, []signal{{sig, pgid}})
 	return vfs.ERESTARTSYS

@@ -202,6 +202,8 @@ func taskState(ctx vfs.Context, t *kernel.Task) (byte, string) {
 	switch {
 	case t.ThreadGroup().IsZombie():
 		return 'Z', "zombie"
+	case t.JobStopped():
+		return 'T', "stopped"
 	case taskOf(ctx) == t:
 		return 'R', "running"
 	}

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 /* sleep_ms sleeps the whole time even when SIGCHLD handlers interrupt it. */
@@ -63,9 +64,101 @@ static pid_t spin_child(void) {
 	return pid;
 }
 
+/* proc_state returns the state letter of /proc/PID/stat, or '?'. */
+static char proc_state(pid_t pid) {
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return '?';
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/* proc_status_field copies the value of a /proc/PID/status line ("State", "ShdPnd"). */
+static int proc_status_field(pid_t pid, const char *name, char *out, size_t len) {
+	char path[64], buf[4096];
+	snprintf(path, sizeof path, "/proc/%d/status", pid);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	size_t nl = strlen(name);
+	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, name, nl) == 0 && l[nl] == ':') {
+			char *v = l + nl + 1;
+			while (*v == '\t' || *v == ' ')
+				v++;
+			size_t i = 0;
+			while (v[i] && v[i] != '\n' && i + 1 < len) {
+				out[i] = v[i];
+				i++;
+			}
+			out[i] = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* shd_pending returns the process-wide pending set of /proc/PID/status. */
+static unsigned long long shd_pending(pid_t pid) {
+	char v[64];
+	if (proc_status_field(pid, "ShdPnd", v, sizeof v) < 0)
+		return ~0ULL;
+	return strtoull(v, NULL, 16);
+}
+
+/* cont_child forks a child in a process group of its own that counts its SIGCONT
+ * handler's runs into counter[1] and, once counter[2] says so, unblocks every signal. */
+static pid_t cont_child(int block_cont, int ignore_cont) {
+	pid_t pid = fork();
+	if (pid == 0) {
+		setpgid(0, 0);
+		signal(SIGCONT, ignore_cont ? SIG_IGN : on_cont);
+		sigset_t set;
+		sigemptyset(&set);
+		if (block_cont)
+			sigaddset(&set, SIGCONT);
+		sigaddset(&set, SIGTSTP);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		for (;;) {
+			counter[1] = cont_hits;
+			(*counter)++;
+			if (counter[2]) {
+				sigprocmask(SIG_UNBLOCK, &set, NULL);
+				counter[2] = 0;
+			}
+			sleep_ms(1);
+		}
+	}
+	setpgid(pid, pid);
+	return pid;
+}
+
+/* warm_errno runs the errno path once before a second thread starts: a stop and a
+ * continue make both threads fail nanosleep with EINTR at once, and two threads touching a
+ * page for the first time at the same moment is another matter than job control. */
+static void warm_errno(void) {
+	struct timespec ts = {0, -1};
+	if (nanosleep(&ts, NULL) == -1 && errno == EINVAL)
+		errno = 0;
+}
+
+static volatile pid_t spinner_tid;
 static volatile int thread_spins;
 static void *spinner(void *arg) {
 	(void)arg;
+	spinner_tid = gettid();
 	for (;;) {
 		thread_spins++;
 		sleep_ms(1);
@@ -176,6 +269,7 @@ static void session(void) {
 	pid_t t = fork();
 	if (t == 0) {
 		setpgid(0, 0);
+		warm_errno();
 		pthread_t th;
 		pthread_create(&th, NULL, spinner, NULL);
 		for (;;) {
@@ -262,6 +356,129 @@ static void session(void) {
 	R(orphaned_stopped_group_gets_sighup, g > 0 && waitpid(g, &st, 0) == g && WIFSIGNALED(st) && WTERMSIG(st) == SIGHUP);
 	close(gp[0]);
 	close(gp[1]);
+
+	/* SIGCONT's handler runs in the continued child; /proc shows the stopped state. */
+	c = cont_child(0, 0);
+	sleep_ms(20);
+	kill(c, SIGSTOP);
+	waitpid(c, &st, WUNTRACED);
+	char state[64] = "";
+	proc_status_field(c, "State", state, sizeof state);
+	R(proc_stat_stopped, proc_state(c) == 'T');
+	R(proc_status_stopped, strcmp(state, "T (stopped)") == 0);
+	kill(c, SIGCONT);
+	waitpid(c, &st, WCONTINUED);
+	for (int i = 0; i < 100 && counter[1] == 0; i++)
+		sleep_ms(2);
+	R(sigcont_handler_runs, counter[1] == 1);
+	R(proc_stat_continued, proc_state(c) != 'T' && proc_state(c) != '?');
+
+	/* waitid(WCONTINUED | WNOWAIT) leaves the report for the next wait. */
+	kill(c, SIGSTOP);
+	waitpid(c, &st, WUNTRACED);
+	kill(c, SIGCONT);
+	memset(&si, 0, sizeof si);
+	R(waitid_wcontinued_nowait, waitid(P_PID, c, &si, WCONTINUED | WNOWAIT) == 0 && si.si_code == CLD_CONTINUED && si.si_pid == c);
+	R(wcontinued_after_nowait, waitpid(c, &st, WCONTINUED | WNOHANG) == c && WIFCONTINUED(st));
+	R(wcontinued_once, waitpid(c, &st, WCONTINUED | WNOHANG) == 0);
+
+	/* A stopped child's stop is reported to waitpid(WUNTRACED) even after WNOWAIT. */
+	kill(c, SIGSTOP);
+	memset(&si, 0, sizeof si);
+	R(waitid_stopped_nowait_twice, waitid(P_PID, c, &si, WSTOPPED | WNOWAIT) == 0 && si.si_code == CLD_STOPPED && waitid(P_PID, c, &si, WSTOPPED | WNOWAIT | WNOHANG) == 0 && si.si_pid == c);
+	R(wuntraced_after_nowait, waitpid(c, &st, WUNTRACED | WNOHANG) == c && WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP);
+	kill(c, SIGCONT);
+	waitpid(c, &st, WCONTINUED);
+	kill(c, SIGKILL);
+	waitpid(c, &st, 0);
+
+	/* SIGCONT continues even when blocked (and stays pending for the handler); a stop
+	 * signal discards a pending SIGCONT. */
+	c = cont_child(1, 0);
+	sleep_ms(20);
+	kill(c, SIGSTOP);
+	waitpid(c, &st, WUNTRACED);
+	kill(c, SIGCONT);
+	R(blocked_sigcont_continues, waitpid(c, &st, WCONTINUED) == c && WIFCONTINUED(st));
+	before = *counter;
+	sleep_ms(50);
+	R(blocked_sigcont_runs, *counter > before);
+	unsigned long long cont_bit = 1ULL << (SIGCONT - 1);
+	R(blocked_sigcont_pending, (shd_pending(c) & cont_bit) != 0);
+	kill(c, SIGSTOP);
+	waitpid(c, &st, WUNTRACED);
+	R(stop_discards_pending_sigcont, (shd_pending(c) & cont_bit) == 0);
+	kill(c, SIGKILL);
+	waitpid(c, &st, 0);
+
+	/* SIGCONT discards a pending (blocked) stop signal: unblocked, it does not stop. */
+	c = cont_child(0, 0);
+	sleep_ms(20);
+	unsigned long long tstp_bit = 1ULL << (SIGTSTP - 1);
+	kill(c, SIGTSTP);
+	sleep_ms(10);
+	R(blocked_tstp_pending, (shd_pending(c) & tstp_bit) != 0);
+	kill(c, SIGCONT);
+	R(sigcont_discards_pending_stop, (shd_pending(c) & tstp_bit) == 0);
+	counter[2] = 1;
+	sleep_ms(30);
+	R(unblocked_after_sigcont_runs, counter[2] == 0 && waitpid(c, &st, WUNTRACED | WNOHANG) == 0);
+	kill(c, SIGTSTP);
+	R(unblocked_tstp_stops, waitpid(c, &st, WUNTRACED) == c && WIFSTOPPED(st) && WSTOPSIG(st) == SIGTSTP);
+	kill(c, SIGKILL);
+	waitpid(c, &st, 0);
+
+	/* SIGCONT continues even when ignored. */
+	c = cont_child(0, 1);
+	sleep_ms(20);
+	kill(c, SIGSTOP);
+	waitpid(c, &st, WUNTRACED);
+	kill(c, SIGCONT);
+	R(ignored_sigcont_continues, waitpid(c, &st, WCONTINUED) == c && WIFCONTINUED(st));
+	before = *counter;
+	sleep_ms(50);
+	R(ignored_sigcont_runs, *counter > before);
+	kill(c, SIGKILL);
+	waitpid(c, &st, 0);
+
+	/* A process stops itself (raise), is continued, and goes on to exit. */
+	c = fork();
+	if (c == 0) {
+		setpgid(0, 0);
+		raise(SIGSTOP);
+		_exit(7);
+	}
+	setpgid(c, c);
+	R(raise_sigstop_stops, waitpid(c, &st, WUNTRACED) == c && WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP);
+	kill(c, SIGCONT);
+	R(raise_sigstop_then_exits, waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 7);
+
+	/* SIGSTOP to one thread (tgkill) stops the whole process; SIGKILL ends it while
+	 * stopped, every thread. */
+	spinner_tid = 0;
+	counter[3] = 0;
+	t = fork();
+	if (t == 0) {
+		setpgid(0, 0);
+		warm_errno();
+		pthread_t th;
+		pthread_create(&th, NULL, spinner, NULL);
+		for (;;) {
+			counter[3] = spinner_tid;
+			(*counter)++;
+			sleep_ms(1);
+		}
+	}
+	setpgid(t, t);
+	for (int i = 0; i < 100 && counter[3] == 0; i++)
+		sleep_ms(2);
+	pid_t tid = (pid_t)counter[3];
+	R(tgkill_stop_thread, tid > 0 && tid != t && syscall(SYS_tgkill, t, tid, SIGSTOP) == 0 && waitpid(t, &st, WUNTRACED) == t && WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP);
+	before = *counter;
+	sleep_ms(50);
+	R(tgkill_stop_stops_all, *counter == before);
+	kill(t, SIGKILL);
+	R(sigkill_stopped_threads, waitpid(t, &st, 0) == t && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 
 	report("done", 1);
 }
