@@ -219,5 +219,19 @@ func (t *Task) resolveRestart(act *SigAction) {
 		eintr := -int64(unix.EINTR)
 		t.ac.Regs.Rax = uint64(eintr)
 		t.pendingRestart = 0
+		t.restartBlock = nil
 	}
+}
+
+// SetRestartBlock makes restart_syscall(2) run fn: a call returns ERESTART_RESTARTBLOCK
+// after setting it, and if no signal handler runs before the task resumes, the task
+// calls restart_syscall instead of repeating the call with its original arguments (a
+// relative sleep continues to its first deadline).
+func (t *Task) SetRestartBlock(fn func(t *Task) (uintptr, error)) { t.restartBlock = fn }
+
+// TakeRestartBlock returns and clears the restart block (nil if none).
+func (t *Task) TakeRestartBlock() func(t *Task) (uintptr, error) {
+	fn := t.restartBlock
+	t.restartBlock = nil
+	return fn
 }

@@ -64,6 +64,9 @@ type Task struct {
 	// pendingRestart is the ERESTART* errno of an interrupted syscall, resolved when
 	// signals are next delivered (task goroutine only).
 	pendingRestart unix.Errno
+	// restartBlock continues a call that returned ERESTART_RESTARTBLOCK when
+	// restart_syscall(2) runs (task goroutine only).
+	restartBlock func(t *Task) (uintptr, error)
 
 	// exiting is set by exit(2); protected by mu.
 	exiting    bool

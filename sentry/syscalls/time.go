@@ -177,7 +177,9 @@ func Time(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 }
 
 // sleep blocks until the absolute time deadline on clock id, or until a signal
-// interrupts it; on interruption it writes the time left to rem (if not 0) and returns EINTR.
+// interrupts it. On interruption it writes the time left to rem (if not 0) and returns
+// ERESTART_RESTARTBLOCK: a signal handler makes that EINTR; otherwise (a stop and
+// continue, an ignored signal) restart_syscall sleeps on to the same deadline.
 func sleep(t *kernel.Task, id int32, deadlineNs int64, rem uintptr) error {
 	now, err := clockNow(t, id)
 	if err != nil {
@@ -198,7 +200,10 @@ func sleep(t *kernel.Task, id int32, deadlineNs int64, rem uintptr) error {
 			return err
 		}
 	}
-	return unix.EINTR
+	t.SetRestartBlock(func(t *kernel.Task) (uintptr, error) {
+		return 0, sleep(t, id, deadlineNs, rem)
+	})
+	return kernel.ERESTART_RESTARTBLOCK
 }
 
 // Nanosleep implements nanosleep(2).
@@ -241,7 +246,15 @@ func ClockNanosleep(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error
 	}
 	d := sec*nsecPerSec + nsec
 	if flags&timerAbstime != 0 {
-		return 0, sleep(t, id, d, 0)
+		// An absolute sleep restarts as it is (Linux's ERESTARTNOHAND).
+		if err := sleep(t, id, d, 0); err != nil {
+			t.TakeRestartBlock()
+			if err == kernel.ERESTART_RESTARTBLOCK {
+				err = kernel.ERESTARTNOHAND
+			}
+			return 0, err
+		}
+		return 0, nil
 	}
 	now, _ := clockNow(t, id)
 	return 0, sleep(t, id, now+d, args.Addr(3))
@@ -252,6 +265,6 @@ func init() {
 	register(unix.SYS_CLOCK_GETRES, "clock_getres", ClockGetres, kernel.Supported, "")
 	register(unix.SYS_GETTIMEOFDAY, "gettimeofday", Gettimeofday, kernel.Supported, "")
 	register(unix.SYS_TIME, "time", Time, kernel.Supported, "")
-	register(unix.SYS_NANOSLEEP, "nanosleep", Nanosleep, kernel.Partial, "interrupted sleeps return EINTR; restart_syscall comes with signal handlers")
-	register(unix.SYS_CLOCK_NANOSLEEP, "clock_nanosleep", ClockNanosleep, kernel.Partial, "interrupted sleeps return EINTR; restart_syscall comes with signal handlers")
+	register(unix.SYS_NANOSLEEP, "nanosleep", Nanosleep, kernel.Supported, "")
+	register(unix.SYS_CLOCK_NANOSLEEP, "clock_nanosleep", ClockNanosleep, kernel.Supported, "")
 }

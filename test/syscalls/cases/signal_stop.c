@@ -480,6 +480,26 @@ static void session(void) {
 	kill(t, SIGKILL);
 	R(sigkill_stopped_threads, waitpid(t, &st, 0) == t && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 
+	/* A relative sleep stopped and continued goes on to its first deadline
+	 * (restart_syscall), neither failing with EINTR nor starting over. */
+	pid_t z = fork();
+	if (z == 0) {
+		setpgid(0, 0);
+		struct timespec t0, t1, ts = {0, 400000000};
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		int r = nanosleep(&ts, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		_exit(r != 0 ? 1 : ms < 390 ? 2 : ms > 700 ? 3 : 0);
+	}
+	setpgid(z, z);
+	sleep_ms(100);
+	kill(z, SIGSTOP);
+	waitpid(z, &st, WUNTRACED);
+	sleep_ms(100);
+	kill(z, SIGCONT);
+	R(nanosleep_resumes_after_stop, waitpid(z, &st, 0) == z && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
 	report("done", 1);
 }
 
