@@ -1,7 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +41,9 @@ var benchmarks = []benchmark{
 	micro("read1m", "us", 200, 1e3),
 	micro("seqread", "ms", 1, 1e6),
 	micro("tmpfile", "us", 1000, 1e3),
+	// Whole commands of the host on the host's files (from the host's root filesystem).
+	{"find-usr", "ms", "%.0f", measureFindUsr},
+	{"git-status", "ms", "%.0f", measureGitStatus},
 }
 
 // micro is a benchmark that runs `micro MODE N` and reports its ns_per_op divided by scale
@@ -125,6 +133,99 @@ func measureIdleRSS(e *env, rt runtime) (float64, error) {
 		case <-tick.C:
 		}
 	}
+}
+
+// measureFindUsr is the wall time of the host's find listing /usr, its output counted
+// by wc in the same sandbox (the count must be the same on every runtime).
+func measureFindUsr(e *env, rt runtime) (float64, error) {
+	return measureHostCommand(e, rt, "find-usr", "/usr/bin/find /usr")
+}
+
+// measureGitStatus is the wall time of `git status` in a clean clone of this repository
+// (made once in the build directory), its output lines counted as for find-usr.
+func measureGitStatus(e *env, rt runtime) (float64, error) {
+	dir, err := e.checkout()
+	if err != nil {
+		return 0, err
+	}
+	return measureHostCommand(e, rt, "git-status",
+		"/usr/bin/git -c safe.directory='*' -C "+shellQuote(dir)+" status --porcelain")
+}
+
+// measureHostCommand times one whole run of the shell command CMD, whose output is
+// counted by wc -l, under RT from the host's root filesystem. The run fails if anything
+// reaches stderr (CMD's exit status other than 0 is reported there) or if the count
+// differs from the first runtime's for the benchmark NAME.
+func measureHostCommand(e *env, rt runtime, name, cmd string) (float64, error) {
+	script := "{ " + cmd + ` || echo "exit status $?" >&2; } | /usr/bin/wc -l`
+	if !e.warmed[name] {
+		// One untimed native run first, so that the first runtime does not pay alone for
+		// reading the files into the host's caches.
+		e.warmed[name] = true
+		e.runShell(runtime{name: "native", shell: nativeShell}, script)
+	}
+	start := time.Now()
+	f, err := e.runShell(rt, script)
+	elapsed := time.Since(start)
+	if err != nil {
+		return 0, err
+	}
+	if f.err != nil {
+		return 0, f.err
+	}
+	if msg := strings.TrimSpace(f.stderr); msg != "" {
+		msg, _, _ = strings.Cut(msg, "\n")
+		// "find: '/usr/lib/...': Too many open files": the reason matters more in the
+		// table's short cell than the path.
+		return 0, errors.New(quotedPath.ReplaceAllString(msg, "PATH"))
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(f.stdout))
+	if err != nil {
+		return 0, fmt.Errorf("unexpected output %q", f.stdout)
+	}
+	if first, ok := e.firstCount[name]; !ok {
+		e.firstCount[name] = countSeen{rt.name, n}
+	} else if first.n != n {
+		return 0, fmt.Errorf("%d lines of output, %s had %d", n, first.runtime, first.n)
+	}
+	return float64(elapsed.Microseconds()) / 1000, nil
+}
+
+var quotedPath = regexp.MustCompile(`(‘[^’]*’|'/[^']*')`)
+
+// countSeen is the first line count of a host command's output, and on which runtime.
+type countSeen struct {
+	runtime string
+	n       int
+}
+
+// checkout returns BUILD/checkout, a clone of the repository the benchmarks run from,
+// cloning it the first time (it stays for later runs).
+func (e *env) checkout() (string, error) {
+	dir := filepath.Join(e.build, "checkout")
+	if !e.checkoutDone {
+		e.checkoutDone = true
+		e.checkoutErr = func() error {
+			if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
+				return nil
+			}
+			root, err := testenv.RepoRoot()
+			if err != nil {
+				return err
+			}
+			os.RemoveAll(dir)
+			if out, err := exec.Command("git", "clone", "-q", root, dir).CombinedOutput(); err != nil {
+				return fmt.Errorf("git clone %s: %v: %s", root, err, out)
+			}
+			return nil
+		}()
+	}
+	return dir, e.checkoutErr
+}
+
+// shellQuote quotes S for /bin/sh.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func benchmarkNames() []string {

@@ -68,7 +68,8 @@ func main() {
 		fatalf("%v", err)
 	}
 	progs["data.bin"] = data
-	env := &env{build: build, progs: progs, verbose: *verbose, getpidN: map[string]int{}}
+	env := &env{build: build, progs: progs, verbose: *verbose, getpidN: map[string]int{},
+		firstCount: map[string]countSeen{}, warmed: map[string]bool{}}
 
 	// Prepare each runtime once; one that cannot be used gives n/a in its column.
 	ready := map[string]error{}

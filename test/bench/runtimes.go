@@ -29,6 +29,13 @@ type env struct {
 	verbose bool
 	getpidN map[string]int // runtime -> calibrated loop count
 	runcSeq int
+
+	hostBundleDone bool                 // the runc host-root bundle was made (hostroot.go) ...
+	hostBundleErr  error                // ... or could not be
+	checkoutDone   bool                 // the git checkout was cloned (benchmarks.go) ...
+	checkoutErr    error                // ... or could not be
+	firstCount     map[string]countSeen // benchmark -> the first line count of a host command
+	warmed         map[string]bool      // benchmark -> its host command ran once natively
 }
 
 // runtime is one column of the table: how to run a benchmark program under it.
@@ -38,23 +45,31 @@ type runtime struct {
 	prepare func(e *env, rt runtime) error
 	// command returns the command line that runs program PROG with ARGS.
 	command func(e *env, prog string, args []string) ([]string, error)
+	// shell returns the command line that runs `/bin/sh -c SCRIPT` with the host's root
+	// filesystem as the root: the host's own programs on the host's files.
+	shell func(e *env, script string) ([]string, error)
 }
 
 // runtimes is the table of runtimes, in the order of the table's columns.
 var runtimes = []runtime{
-	{name: "native", prepare: func(*env, runtime) error { return nil }, command: nativeCommand},
-	{name: "runc", prepare: prepareRunc, command: runcCommand},
-	{name: "gvisor-ptrace", prepare: prepareGVisor, command: gvisorCommand("ptrace")},
-	{name: "gvisor-systrap", prepare: prepareGVisor, command: gvisorCommand("systrap")},
-	{name: "ours", prepare: prepareOurs, command: oursCommand},
+	{name: "native", prepare: func(*env, runtime) error { return nil }, command: nativeCommand, shell: nativeShell},
+	{name: "runc", prepare: prepareRunc, command: runcCommand, shell: runcShell},
+	{name: "gvisor-ptrace", prepare: prepareGVisor, command: gvisorCommand("ptrace"), shell: gvisorShell("ptrace")},
+	{name: "gvisor-systrap", prepare: prepareGVisor, command: gvisorCommand("systrap"), shell: gvisorShell("systrap")},
+	{name: "ours", prepare: prepareOurs, command: oursCommand, shell: oursShell},
 }
 
 func nativeCommand(e *env, prog string, args []string) ([]string, error) {
 	return append([]string{e.progs[prog]}, args...), nil
 }
 
+func nativeShell(e *env, script string) ([]string, error) {
+	return []string{"/bin/sh", "-c", script}, nil
+}
+
 // runc: a bundle whose rootfs is busybox-static plus the benchmark programs in /bench,
 // with config.json from `runc spec` edited per run (args, no terminal, read-only root).
+// The host commands run in a second bundle that shows the host's root (hostroot.go).
 
 func runcBundle(e *env) string { return filepath.Join(e.build, "runc-bundle") }
 
@@ -90,34 +105,50 @@ func prepareRunc(e *env, rt runtime) error {
 }
 
 func runcCommand(e *env, prog string, args []string) ([]string, error) {
-	bundle := runcBundle(e)
-	path := filepath.Join(bundle, "config.json")
-	b, err := os.ReadFile(path)
+	return runcRun(e, runcBundle(e), append([]string{"/bench/" + prog}, args...))
+}
+
+// runcRun writes ARGV into BUNDLE's config.json (from `runc spec`; with no terminal and a
+// read-only root) and returns the command line that runs the bundle as a new container.
+func runcRun(e *env, bundle string, argv []string) ([]string, error) {
+	err := editConfig(bundle, func(cfg map[string]any) error {
+		process, _ := cfg["process"].(map[string]any)
+		root, _ := cfg["root"].(map[string]any)
+		if process == nil || root == nil {
+			return errors.New("config.json from runc spec has no process or root")
+		}
+		process["args"] = argv
+		process["terminal"] = false
+		root["path"] = "rootfs"
+		root["readonly"] = true
+		return nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, fmt.Errorf("config.json: %v", err)
-	}
-	process, _ := cfg["process"].(map[string]any)
-	root, _ := cfg["root"].(map[string]any)
-	if process == nil || root == nil {
-		return nil, errors.New("config.json from runc spec has no process or root")
-	}
-	process["args"] = append([]string{"/bench/" + prog}, args...)
-	process["terminal"] = false
-	root["path"] = "rootfs"
-	root["readonly"] = true
-	if b, err = json.MarshalIndent(cfg, "", "\t"); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return nil, err
 	}
 	e.runcSeq++
 	id := fmt.Sprintf("runsc-bench-%d-%d", os.Getpid(), e.runcSeq)
 	return []string{"runc", "--root", filepath.Join(e.build, "runc-state"), "run", "--bundle", bundle, id}, nil
+}
+
+// editConfig rewrites BUNDLE's config.json as EDIT changes it.
+func editConfig(bundle string, edit func(cfg map[string]any) error) error {
+	path := filepath.Join(bundle, "config.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if err := edit(cfg); err != nil {
+		return err
+	}
+	if b, err = json.MarshalIndent(cfg, "", "\t"); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 // gVisor's runsc, installed by ../shared/tools/gvisor-anchor when missing.
@@ -139,9 +170,21 @@ func prepareGVisor(e *env, rt runtime) error {
 
 func gvisorCommand(platform string) func(e *env, prog string, args []string) ([]string, error) {
 	return func(e *env, prog string, args []string) ([]string, error) {
-		return append([]string{gvisorBinary, "--root", filepath.Join(e.build, "gvisor-state"),
-			"--platform=" + platform, "--network=none", "do", e.progs[prog]}, args...), nil
+		return gvisorDo(e, platform, append([]string{e.progs[prog]}, args...)), nil
 	}
+}
+
+func gvisorShell(platform string) func(e *env, script string) ([]string, error) {
+	return func(e *env, script string) ([]string, error) {
+		return gvisorDo(e, platform, []string{"/bin/sh", "-c", script}), nil
+	}
+}
+
+// gvisorDo is the command line that runs ARGV with `runsc do`: the host's root
+// filesystem (under an overlay) as the sandbox's root.
+func gvisorDo(e *env, platform string, argv []string) []string {
+	return append([]string{gvisorBinary, "--root", filepath.Join(e.build, "gvisor-state"),
+		"--platform=" + platform, "--network=none", "do"}, argv...)
 }
 
 // ours: bin/runsc on the ptrace platform.
@@ -154,12 +197,22 @@ func prepareOurs(e *env, rt runtime) error {
 }
 
 func oursCommand(e *env, prog string, args []string) ([]string, error) {
+	return oursDo(e, append([]string{e.progs[prog]}, args...))
+}
+
+func oursShell(e *env, script string) ([]string, error) {
+	return oursDo(e, []string{"/bin/sh", "-c", script})
+}
+
+// oursDo is the command line that runs ARGV with `runsc do`, the host's root filesystem
+// as the sandbox's root.
+func oursDo(e *env, argv []string) ([]string, error) {
 	runsc, err := testenv.Runsc()
 	if err != nil {
 		return nil, err
 	}
 	return append([]string{runsc, "--root", filepath.Join(e.build, "ours-state"),
-		"--platform=ptrace", "--network=none", "do", e.progs[prog]}, args...), nil
+		"--platform=ptrace", "--network=none", "do"}, argv...), nil
 }
 
 // smokeTest runs the "true" program once under RT.
@@ -170,9 +223,10 @@ func smokeTest(e *env, rt runtime) error {
 	return nil
 }
 
-// finished is how a run ended: its stdout, and an error unless it exited 0.
+// finished is how a run ended: its stdout and stderr, and an error unless it exited 0.
 type finished struct {
 	stdout string
+	stderr string
 	err    error
 }
 
@@ -183,6 +237,11 @@ func (e *env) start(rt runtime, prog string, args ...string) (*exec.Cmd, <-chan 
 	if err != nil {
 		return nil, nil, err
 	}
+	return startArgv(argv)
+}
+
+// startArgv starts the command line ARGV as start does.
+func startArgv(argv []string) (*exec.Cmd, <-chan finished, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var stdout, stderr bytes.Buffer
@@ -204,7 +263,7 @@ func (e *env) start(rt runtime, prog string, args ...string) (*exec.Cmd, <-chan 
 				err = fmt.Errorf("%v: %s", err, msg)
 			}
 		}
-		done <- finished{stdout.String(), err}
+		done <- finished{stdout.String(), stderr.String(), err}
 	}()
 	return cmd, done, nil
 }
@@ -217,6 +276,20 @@ func (e *env) run(rt runtime, prog string, args ...string) (string, error) {
 	}
 	f := <-done
 	return f.stdout, f.err
+}
+
+// runShell runs `/bin/sh -c SCRIPT` under RT on the host's root filesystem to the end and
+// returns its stdout and stderr.
+func (e *env) runShell(rt runtime, script string) (finished, error) {
+	argv, err := rt.shell(e, script)
+	if err != nil {
+		return finished{}, err
+	}
+	_, done, err := startArgv(argv)
+	if err != nil {
+		return finished{}, err
+	}
+	return <-done, nil
 }
 
 func copyFile(src, dst string) error {
