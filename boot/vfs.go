@@ -269,6 +269,12 @@ func mountSpec(ctx vfs.Context, v *vfs.VirtualFilesystem, m MountSpec) error {
 	case "cgroup", "cgroup2":
 		fs = sys.NewCgroup()
 		o.flags |= vfs.MountReadOnly
+	case "mqueue":
+		// POSIX message queues are not implemented (mq_open is ENOSYS): the mount is an
+		// empty directory that cannot be written, so that nothing appears to work that
+		// does not.
+		fs = &renamedFS{Filesystem: tmpfs.New(tmpfs.Options{Mode: 01777, ModeSet: true}), name: "mqueue"}
+		o.flags |= vfs.MountReadOnly
 	default:
 		return fmt.Errorf("filesystem type %q is not supported", m.Type)
 	}
@@ -288,6 +294,15 @@ func mountSpec(ctx vfs.Context, v *vfs.VirtualFilesystem, m MountSpec) error {
 	_, err = v.MountAtOpts(ctx, point, fs, vfs.MountOpts{Flags: o.flags, Source: source})
 	return err
 }
+
+// renamedFS is a filesystem shown under another type name in /proc/mounts.
+type renamedFS struct {
+	vfs.Filesystem
+	name string
+}
+
+// Name implements vfs.Filesystem.Name.
+func (f *renamedFS) Name() string { return f.name }
 
 // makeMountPoint creates p and its missing parents (mode 0755).
 func makeMountPoint(ctx vfs.Context, v *vfs.VirtualFilesystem, root vfs.VirtualDentry, p string) error {

@@ -22,6 +22,10 @@ const (
 	MountTmpfs
 	MountProc
 	MountDev
+	// MountKernelFS is another filesystem of the sandbox's kernel: devpts, sysfs,
+	// cgroup/cgroup2 and mqueue (an empty read-only directory: POSIX message queues are
+	// not implemented).
+	MountKernelFS
 	// MountSkip is not mounted; Reason says why.
 	MountSkip
 )
@@ -44,7 +48,7 @@ func (m *PlannedMount) ReadOnly() bool { return m.Flags&unix.MS_RDONLY != 0 }
 // sandboxOwned are the directories whose contents the sandbox provides itself when the
 // spec mounts them: a bind mount below them would be hidden.
 func internal(kind MountKind) bool {
-	return kind == MountTmpfs || kind == MountProc || kind == MountDev
+	return kind == MountTmpfs || kind == MountProc || kind == MountDev || kind == MountKernelFS
 }
 
 // PlanMounts decides, for every mount of the spec, how runsc realises it. The CLI (which
@@ -74,6 +78,8 @@ func PlanMounts(spec *specs.Spec) []PlannedMount {
 			p.Kind = MountTmpfs
 		case m.Type == "proc":
 			p.Kind = MountProc
+		case m.Type == "devpts" || m.Type == "sysfs" || m.Type == "cgroup" || m.Type == "cgroup2" || m.Type == "mqueue":
+			p.Kind = MountKernelFS
 		case m.Type == "":
 			p.Kind, p.Reason = MountSkip, "no type and not a bind mount"
 		default:

@@ -135,8 +135,8 @@ func TestPlanMounts(t *testing.T) {
 		}
 	}
 	for k, want := range map[string]MountKind{
-		"/proc proc": MountProc, "/dev tmpfs": MountDev, "/dev/pts devpts": MountSkip,
-		"/dev/mqueue mqueue": MountSkip, "/sys sysfs": MountSkip, "/data bind": MountBind,
+		"/proc proc": MountProc, "/dev tmpfs": MountDev, "/dev/pts devpts": MountKernelFS,
+		"/dev/mqueue mqueue": MountKernelFS, "/sys sysfs": MountKernelFS, "/data bind": MountBind,
 		"/dev/shm bind": MountTmpfs, "/tmp tmpfs": MountTmpfs, "/ bind": MountSkip, "/x overlay": MountSkip,
 	} {
 		if kinds[k] != want {

@@ -225,7 +225,7 @@ func StartContainer(a ContainerArgs) (*Started, error) {
 		// them in the host's rootfs first, as runc does.
 		for _, m := range plan {
 			switch m.Kind {
-			case specutils.MountTmpfs, specutils.MountProc, specutils.MountDev:
+			case specutils.MountTmpfs, specutils.MountProc, specutils.MountDev, specutils.MountKernelFS:
 			case specutils.MountBind:
 				if st, err := os.Stat(m.Source); err != nil || !st.IsDir() {
 					continue
@@ -449,7 +449,7 @@ func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 func underSandboxMount(plan []specutils.PlannedMount, m specutils.PlannedMount) (string, bool) {
 	for _, o := range plan {
 		switch o.Kind {
-		case specutils.MountTmpfs, specutils.MountProc, specutils.MountDev:
+		case specutils.MountTmpfs, specutils.MountProc, specutils.MountDev, specutils.MountKernelFS:
 			if strings.HasPrefix(m.Destination, o.Destination+"/") {
 				return o.Destination, true
 			}
