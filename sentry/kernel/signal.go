@@ -300,7 +300,7 @@ func (t *Task) deliverSignals() bool {
 				continue
 			case actCore:
 				t.logFatalSignal(&info)
-				t.tg.exitGroup(SignaledStatus(sig, true))
+				t.tg.exitGroup(SignaledStatus(sig, t.tg.wouldDumpCore()))
 				return false
 			default:
 				t.tg.exitGroup(SignaledStatus(sig, false))
@@ -310,7 +310,7 @@ func (t *Task) deliverSignals() bool {
 			t.resolveRestart(&act)
 			if err := t.setupSignalFrame(&info, &act); err != nil {
 				// The frame cannot be written (bad stack): the thread dies of SIGSEGV.
-				t.tg.exitGroup(SignaledStatus(int(unix.SIGSEGV), true))
+				t.tg.exitGroup(SignaledStatus(int(unix.SIGSEGV), t.tg.wouldDumpCore()))
 				return false
 			}
 		}

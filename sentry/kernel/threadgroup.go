@@ -21,6 +21,16 @@ func SignaledStatus(sig int, core bool) WaitStatus {
 	return s
 }
 
+// wouldDumpCore reports whether a core-dumping signal that kills the group sets the
+// core-dump bit: as Linux, only for a dumpable process whose RLIMIT_CORE allows at least
+// a page. (The sandbox writes no core file: the bit tells the parent what Linux would
+// report with a core_pattern pipe.)
+func (tg *ThreadGroup) wouldDumpCore() bool {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return !tg.notDumpable && tg.rlimits[unix.RLIMIT_CORE].Cur >= 4096
+}
+
 // Exited, ExitCode, Signaled, Signal decode a status.
 func (w WaitStatus) Exited() bool   { return w&0x7f == 0 }
 func (w WaitStatus) ExitCode() int  { return int(w>>8) & 0xff }
