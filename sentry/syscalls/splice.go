@@ -4,6 +4,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"runsc.dev/pkg/arch"
+	"runsc.dev/sentry/fs/pipe"
 	"runsc.dev/sentry/kernel"
 	"runsc.dev/sentry/vfs"
 )
@@ -252,8 +253,9 @@ func Splice(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	return ioResult(n, err)
 }
 
-// Tee implements tee(2): it would copy pipe data without consuming it, which needs a
-// way to look at a pipe's contents that the pipe implementation does not offer yet.
+// Tee implements tee(2): it copies up to len bytes of the input pipe's data to the
+// output pipe without consuming them, as much as the output can take (waiting for input
+// data, and for room in the output, unless SPLICE_F_NONBLOCK).
 func Tee(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	inFD, outFD, flags := args.Int(0), args.Int(1), args.Uint(3)
 	if flags&^(unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MORE|unix.SPLICE_F_GIFT) != 0 {
@@ -275,8 +277,35 @@ func Tee(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	if !isPipe(in) || !isPipe(out) || in.Inode() == out.Inode() {
 		return 0, unix.EINVAL
 	}
-	t.Unsupported("tee")
-	return 0, unix.EINVAL
+	src, ok1 := in.Impl().(pipe.Peeker)
+	dst, ok2 := out.Impl().(pipe.Peeker)
+	if !ok1 || !ok2 {
+		return 0, unix.EINVAL
+	}
+	count := args.Int64(2)
+	if count <= 0 {
+		return 0, nil
+	}
+	nonblock := flags&unix.SPLICE_F_NONBLOCK != 0
+	if nonblock && dst.Free() == 0 {
+		return 0, unix.EAGAIN
+	}
+	// Never more than the output can hold at once, so that the write below completes
+	// once there is room (Linux copies whole buffers that fit).
+	room := dst.Free()
+	if room == 0 {
+		room = dst.(pipe.Sizer).PipeSize()
+	}
+	buf := make([]byte, min(count, maxRWCount, room))
+	n, err := src.Peek(t, buf, nonblock || in.StatusFlags()&unix.O_NONBLOCK != 0)
+	if n == 0 {
+		return 0, err
+	}
+	w, werr := writeOut(t, out, &offsetArg{}, buf[:n], !nonblock)
+	if w == 0 && werr != nil {
+		return 0, werr
+	}
+	return uintptr(w), nil
 }
 
 // CopyFileRange implements copy_file_range(2).
@@ -343,6 +372,6 @@ func CopyFileRange(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error)
 func init() {
 	register(unix.SYS_SENDFILE, "sendfile", Sendfile, kernel.Supported, "")
 	register(unix.SYS_SPLICE, "splice", Splice, kernel.Partial, "copies through a buffer; SPLICE_F_NONBLOCK applies to the input pipe only")
-	register(unix.SYS_TEE, "tee", Tee, kernel.Unsupported, "needs a non-consuming read of a pipe")
+	register(unix.SYS_TEE, "tee", Tee, kernel.Supported, "")
 	register(unix.SYS_COPY_FILE_RANGE, "copy_file_range", CopyFileRange, kernel.Supported, "")
 }

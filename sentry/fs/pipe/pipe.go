@@ -295,6 +295,40 @@ func (p *Pipe) read(ctx vfs.Context, dst [][]byte, nonblock bool) (int64, error)
 	return ret, nil
 }
 
+// peek copies up to len(dst) unread bytes without consuming them (tee(2)), waiting as
+// read does for data; 0 at end of file (empty, no writer).
+func (p *Pipe) peek(ctx vfs.Context, dst []byte, nonblock bool) (int, error) {
+	if len(dst) == 0 {
+		return 0, nil
+	}
+	var w waiter
+	defer w.done()
+	p.mu.Lock()
+	for p.emptyLocked() {
+		if p.writers == 0 {
+			p.mu.Unlock()
+			return 0, nil
+		}
+		if nonblock {
+			p.mu.Unlock()
+			return 0, unix.EAGAIN
+		}
+		w.arm(&p.queue, vfs.ReadableEvents|vfs.EventHUp)
+		p.mu.Unlock()
+		if err := vfs.Wait(ctx, w.ch); err != nil {
+			return 0, err
+		}
+		p.mu.Lock()
+	}
+	n := 0
+	for i := p.tail; i != p.head && n < len(dst); i++ {
+		b := p.slot(i)
+		n += copy(dst[n:], b.page[b.off:b.off+b.len])
+	}
+	p.mu.Unlock()
+	return n, nil
+}
+
 // write implements write(2) on a write end.
 func (p *Pipe) write(ctx vfs.Context, src [][]byte, nonblock, packet bool) (int64, error) {
 	it := newIter(src)
@@ -491,12 +525,31 @@ func (f *File) EventRegister(e *vfs.WaitEntry) error {
 // EventUnregister implements vfs.Waitable.
 func (f *File) EventUnregister(e *vfs.WaitEntry) { f.pipe.queue.EventUnregister(e) }
 
+// Peek copies up to len(dst) unread bytes of the pipe without consuming them, waiting
+// for data unless nonblock (EAGAIN); 0 at end of file.
+func (f *File) Peek(ctx vfs.Context, dst []byte, nonblock bool) (int, error) {
+	return f.pipe.peek(ctx, dst, nonblock)
+}
+
+// Free returns the bytes the pipe can take before it is full.
+func (f *File) Free() int64 {
+	f.pipe.mu.Lock()
+	defer f.pipe.mu.Unlock()
+	return int64(f.pipe.maxUsage-(f.pipe.head-f.pipe.tail)) * PageSize
+}
+
 // PipeSize implements F_GETPIPE_SZ.
 func (f *File) PipeSize() int64 { return f.pipe.Size() }
 
 // SetPipeSize implements F_SETPIPE_SZ for a caller with the given credentials.
 func (f *File) SetPipeSize(ctx vfs.Context, n uint64) (int64, error) {
 	return f.pipe.SetSize(n, ctx.Credentials().HasCapability(capSysResource))
+}
+
+// Peeker is implemented by pipe files: tee(2) copies what Peek returns.
+type Peeker interface {
+	Peek(ctx vfs.Context, dst []byte, nonblock bool) (int, error)
+	Free() int64
 }
 
 // Sizer is implemented by files with a pipe size (fcntl F_GETPIPE_SZ, F_SETPIPE_SZ).

@@ -69,6 +69,30 @@ int main(void) {
 	CHECK_EQ(tee_original_kept, read(p[0], buf, sizeof buf), 4);
 	fcntl(p[0], F_SETFL, 0);
 	CHECK_ERR(tee_not_pipes, tee(in, q[1], 1, 0), EINVAL);
+	CHECK_ERR(tee_same_pipe, tee(p[0], p[1], 1, 0), EINVAL);
+	CHECK_ERR(tee_bad_flags, tee(p[0], q[1], 1, 0x100), EINVAL);
+	CHECK_ERR(tee_nonblock_empty, tee(p[0], q[1], 4, SPLICE_F_NONBLOCK), EAGAIN);
+	write(p[1], "abcdef", 6);
+	CHECK_EQ(tee_partial_len, tee(p[0], q[1], 2, 0), 2);
+	memset(buf, 0, sizeof buf);
+	CHECK_EQ(tee_partial_read, read(q[0], buf, sizeof buf), 2);
+	CHECK_TRUE(tee_partial_data, memcmp(buf, "ab", 2) == 0);
+	CHECK_EQ(tee_zero_len, tee(p[0], q[1], 0, 0), 0);
+	/* A full output pipe: EAGAIN with SPLICE_F_NONBLOCK, nothing consumed. */
+	fcntl(q[1], F_SETPIPE_SZ, 4096);
+	char fill[4096];
+	memset(fill, 'x', sizeof fill);
+	write(q[1], fill, sizeof fill);
+	CHECK_ERR(tee_nonblock_full, tee(p[0], q[1], 6, SPLICE_F_NONBLOCK), EAGAIN);
+	while (read(q[0], fill, sizeof fill) > 0)
+		;
+	CHECK_EQ(tee_input_kept, read(p[0], buf, sizeof buf), 6);
+	/* End of file: no writer and nothing queued. */
+	int r2[2];
+	pipe(r2);
+	close(r2[1]);
+	CHECK_EQ(tee_eof, tee(r2[0], q[1], 4, 0), 0);
+	close(r2[0]);
 
 	/* copy_file_range. */
 	loff_t a = 0, b = 200;
