@@ -36,6 +36,10 @@ func (u Usage) Total() time.Duration { return u.User + u.Sys }
 type taskCPU struct {
 	// user is nanoseconds of application time; written by the task goroutine only.
 	user atomic.Int64
+	// running is when the current stretch in application code began (0: not in it), so
+	// that CPU timers see user time grow while the application runs (timers.go). The
+	// task goroutine clears it before adding the stretch to user.
+	running atomic.Int64
 	// hostTID is the host thread running the task goroutine (0 before it starts) and
 	// sysBase that thread's CPU time when the task started on it.
 	hostTID atomic.Int32
@@ -92,6 +96,17 @@ func (c *taskCPU) usage() Usage {
 	}
 	c.mu.Unlock()
 	return Usage{User: time.Duration(c.user.Load()), Sys: time.Duration(sys)}
+}
+
+// liveUser is the task's user time at now (nanotime), counting the stretch in
+// application code under way. A reader racing with the end of a stretch may miss it
+// (never count it twice): CPU timers then fire a check later.
+func (c *taskCPU) liveUser(now int64) int64 {
+	u := c.user.Load()
+	if s := c.running.Load(); s != 0 && now > s {
+		u += now - s
+	}
+	return u
 }
 
 // groupCPU is a thread group's CPU accounting, protected by ThreadGroup.mu.

@@ -86,6 +86,7 @@ func (t *Task) Execve(a ExecArgs) error {
 	tg.exe = path
 	tg.didExec = true
 	tg.mu.Unlock()
+	tg.execTimers()
 	t.mu.Lock()
 	t.clearChildTID, t.robustList, t.robustLen = 0, 0, 0
 	t.name = baseName(a.Filename)

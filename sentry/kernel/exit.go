@@ -30,6 +30,7 @@ func (t *Task) exitTask(status WaitStatus) {
 	}
 	t.mm.DecUsers()
 	t.tg.removeTask(t, status)
+	t.tg.exitTimers()
 }
 
 // removeTask is called by an exiting task; the last one finishes the group: its children

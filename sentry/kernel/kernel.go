@@ -2,8 +2,8 @@
 // namespace, syscall table), thread groups and tasks, the task loop that runs application
 // code through the platform and handles its traps, signal state, exit and wait.
 //
-// Lock order: Kernel.mu (task tree, PIDs), then ThreadGroup.mu (signal state, exit),
-// then Task.mu. A task's goroutine owns its arch state and platform context without locks.
+// Lock order: a Timer's lock (timers.go), then Kernel.mu (task tree, PIDs), then
+// ThreadGroup.mu (signal state, exit), then Task.mu. A task's goroutine owns its arch state and platform context without locks.
 package kernel
 
 import (

@@ -13,6 +13,9 @@ const (
 	SI_USER    = 0
 	SI_KERNEL  = 0x80
 	SI_TKILL   = -6
+	SI_QUEUE   = -1
+	SI_TIMER   = -2
+	SI_MESGQ   = -3
 	SEGV_MAPER = 1
 	SEGV_ACCER = 2
 	BUS_ADRERR = 2
@@ -39,6 +42,16 @@ type SignalInfo struct {
 	UID    uint32
 	Addr   uintptr // SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP
 	Status int32   // SIGCHLD
+	// Value is si_value (sigqueue, POSIX timers).
+	Value uint64
+	// TimerID and Overrun are si_timerid and si_overrun of a POSIX timer's signal.
+	TimerID, Overrun int32
+	// Raw, when set, is a siginfo_t the application gave (rt_sigqueueinfo): it is
+	// delivered as given, with si_signo set to the signal.
+	Raw *[128]byte
+	// timer is the POSIX timer that queued this signal: while it is queued the timer
+	// counts further expirations in Overrun instead of queueing another (timers.go).
+	timer *PosixTimer
 }
 
 // SigAction is a struct sigaction as the application gave it (kernel layout).
@@ -211,6 +224,12 @@ func (t *Task) dequeueSignalLocked() (SignalInfo, bool) {
 		if deliverable == 0 {
 			continue
 		}
+		// As Linux's next_signal: a synchronous signal first, else the lowest number;
+		// within one signal, the first queued.
+		if d := deliverable & synchronousSignals; d != 0 {
+			deliverable = d
+		}
+		deliverable &= -deliverable
 		for i, info := range *src.queue {
 			if deliverable&SigBit(int(info.Signo)) == 0 {
 				continue
@@ -226,11 +245,18 @@ func (t *Task) dequeueSignalLocked() (SignalInfo, bool) {
 			if !still {
 				*src.set &^= SigBit(int(info.Signo))
 			}
+			if info.timer != nil {
+				info.timer.dequeuedLocked(&info)
+			}
 			return info, true
 		}
 	}
 	return SignalInfo{}, false
 }
+
+// synchronousSignals are the signals a fault raises, which Linux dequeues first.
+var synchronousSignals = SigBit(int(unix.SIGSEGV)) | SigBit(int(unix.SIGBUS)) | SigBit(int(unix.SIGILL)) |
+	SigBit(int(unix.SIGTRAP)) | SigBit(int(unix.SIGFPE)) | SigBit(int(unix.SIGSYS))
 
 // forceSignal delivers a synchronous signal that the thread cannot block or ignore away:
 // as Linux's force_sig, a blocked or ignored one is reset to the default action.
@@ -406,4 +432,45 @@ func (t *Task) logFatalSignal(info *SignalInfo) {
 	for _, v := range t.mm.VMAs() {
 		t.k.Logf("[%d]   %#x-%#x %+v off %#x %s", t.tid, v.Start, v.End, v.Perms, v.Offset, v.Name)
 	}
+}
+
+// SetSignalAction sets sig's action to act (unless act is nil) and returns the old one
+// (rt_sigaction). An action that ignores sig discards it from the pending signals of the
+// process and of each of its threads, as Linux's do_sigaction does.
+func (t *Task) SetSignalAction(sig int, act *SigAction) SigAction {
+	tg := t.tg
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	old := tg.handlers.Actions[sig-1]
+	if act == nil {
+		return old
+	}
+	tg.handlers.Actions[sig-1] = *act
+	ignored := act.Handler == SIG_IGN
+	if act.Handler == SIG_DFL {
+		d := defaultActionOf(sig)
+		ignored = d == actIgnore || d == actCont
+	}
+	if ignored {
+		tg.pending = discardSignal(tg.pending, &tg.queue, sig)
+		for _, o := range tg.tasks {
+			o.pending = discardSignal(o.pending, &o.queue, sig)
+		}
+	}
+	return old
+}
+
+// discardSignal removes every queued sig from queue and returns pending without it.
+func discardSignal(pending SignalSet, queue *[]SignalInfo, sig int) SignalSet {
+	if pending&SigBit(sig) == 0 {
+		return pending
+	}
+	q := make([]SignalInfo, 0, len(*queue))
+	for _, info := range *queue {
+		if int(info.Signo) != sig {
+			q = append(q, info)
+		}
+	}
+	*queue = q
+	return pending &^ SigBit(sig)
 }

@@ -37,9 +37,29 @@ const (
 func (info *SignalInfo) siginfoBytes() [128]byte {
 	var b [128]byte
 	le := binary.LittleEndian
+	if info.Raw != nil {
+		// rt_sigqueueinfo: what the sender gave, with the signal it was sent as.
+		b = *info.Raw
+		le.PutUint32(b[0:], uint32(info.Signo))
+		return b
+	}
 	le.PutUint32(b[0:], uint32(info.Signo))
 	le.PutUint32(b[4:], uint32(info.Errno))
 	le.PutUint32(b[8:], uint32(info.Code))
+	switch info.Code {
+	case SI_TIMER:
+		// _timer: si_tid (the timer ID), si_overrun, si_sigval.
+		le.PutUint32(b[16:], uint32(info.TimerID))
+		le.PutUint32(b[20:], uint32(info.Overrun))
+		le.PutUint64(b[24:], info.Value)
+		return b
+	case SI_QUEUE, SI_MESGQ:
+		// _rt: si_pid, si_uid, si_sigval.
+		le.PutUint32(b[16:], uint32(info.PID))
+		le.PutUint32(b[20:], info.UID)
+		le.PutUint64(b[24:], info.Value)
+		return b
+	}
 	switch unix.Signal(info.Signo) {
 	case unix.SIGSEGV, unix.SIGBUS, unix.SIGILL, unix.SIGFPE, unix.SIGTRAP:
 		if info.Code > 0 {

@@ -146,8 +146,12 @@ func (t *Task) run() {
 		}
 		t.interruptPending.Store(false)
 		start := nanotime()
+		t.cpu.running.Store(start)
 		trap, err := t.pctx.Switch(t.mm.AddressSpace(), &t.ac)
-		t.cpu.user.Add(nanotime() - start)
+		end := nanotime()
+		t.cpu.running.Store(0)
+		t.cpu.user.Add(end - start)
+		t.tg.cpuTimers.afterSwitch(end)
 		if err != nil {
 			t.k.Logf("[%d] platform failure, killing the process: %v", t.tid, err)
 			t.tg.exitGroup(SignaledStatus(int(unix.SIGKILL), false))

@@ -115,6 +115,10 @@ type ThreadGroup struct {
 	didExec bool
 	// cpu is the CPU time of exited tasks and reaped children, protected by mu.
 	cpu groupCPU
+	// timers are the process's interval and POSIX timers, and cpuTimers the armed
+	// timers that count this process's (or its threads') CPU time (timers.go).
+	timers    groupTimers
+	cpuTimers cpuTimerSet
 }
 
 // PID is the thread group's ID.

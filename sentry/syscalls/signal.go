@@ -41,13 +41,7 @@ func RtSigaction(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 			Mask:     kernel.SignalSet(binary.LittleEndian.Uint64(b[24:])) &^ kernel.Unblockable,
 		}
 	}
-	var old kernel.SigAction
-	t.WithSignalLock(func(h *kernel.SignalHandlers, _ *kernel.SignalStack) {
-		old = h.Actions[sig-1]
-		if newAct != nil {
-			h.Actions[sig-1] = *newAct
-		}
-	})
+	old := t.SetSignalAction(sig, newAct)
 	if oldAddr != 0 {
 		var b [sigactionSize]byte
 		binary.LittleEndian.PutUint64(b[0:], old.Handler)

@@ -1,6 +1,7 @@
 package syscalls
 
 import (
+	"encoding/binary"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -11,11 +12,18 @@ import (
 
 // RtSigpending implements rt_sigpending(2).
 func RtSigpending(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
-	if args[1] != sigsetSize {
+	// A smaller set than the kernel's gets its first bytes, as on Linux.
+	size := args[1]
+	if size > sigsetSize {
 		return 0, unix.EINVAL
 	}
 	pending := t.PendingSignals() & t.SignalMask()
-	return 0, t.CopyOutUint64(args.Addr(0), uint64(pending))
+	var b [sigsetSize]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(pending))
+	if _, err := t.CopyOut(args.Addr(0), b[:size]); err != nil {
+		return 0, err
+	}
+	return 0, nil
 }
 
 // RtSigsuspend implements rt_sigsuspend(2): it always returns EINTR, after a handler ran.
@@ -80,7 +88,7 @@ func RtSigtimedwait(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error
 
 // sigqueueinfo is the shared body of rt_sigqueueinfo and rt_tgsigqueueinfo.
 func sigqueueinfo(t *kernel.Task, tgid, tid int32, sig int, infoAddr uintptr) error {
-	if !kernel.ValidSignal(sig) {
+	if sig != 0 && !kernel.ValidSignal(sig) {
 		return unix.EINVAL
 	}
 	var b [128]byte
@@ -93,6 +101,10 @@ func sigqueueinfo(t *kernel.Task, tgid, tid int32, sig int, infoAddr uintptr) er
 		return unix.EPERM
 	}
 	info := &kernel.SignalInfo{Signo: int32(sig), Code: code, PID: t.ThreadGroupID(), UID: uint32(t.Credentials().RealUID)}
+	// The receiver gets the sender's siginfo as given (si_pid, si_uid, si_value...): as
+	// Linux, the fields of kernel_siginfo (the first 48 bytes), the rest zero.
+	clear(b[48:])
+	info.Raw = &b
 	if tid == 0 {
 		tg := t.Kernel().ThreadGroupByPID(tgid)
 		if tg == nil {
@@ -101,14 +113,21 @@ func sigqueueinfo(t *kernel.Task, tgid, tid int32, sig int, infoAddr uintptr) er
 		if !mayKill(t, tg) {
 			return unix.EPERM
 		}
-		tg.SendSignal(info)
+		if sig != 0 { // 0 checks only that the process exists and may be signalled
+			tg.SendSignal(info)
+		}
 		return nil
 	}
 	target := t.Kernel().TaskByTID(tid)
 	if target == nil || target.ThreadGroupID() != tgid {
 		return unix.ESRCH
 	}
-	target.SendSignal(info)
+	if !mayKill(t, target.ThreadGroup()) {
+		return unix.EPERM
+	}
+	if sig != 0 {
+		target.SendSignal(info)
+	}
 	return nil
 }
 
