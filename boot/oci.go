@@ -336,7 +336,7 @@ func processOf(p *specs.Process, rl []control.Rlimit) *control.Process {
 	cp := &control.Process{
 		Argv: p.Args, Env: p.Env, Cwd: p.Cwd, UID: p.User.UID, GID: p.User.GID,
 		AdditionalGIDs: p.User.AdditionalGids, Umask: p.User.Umask,
-		NoNewPrivs: p.NoNewPrivileges, Rlimits: rl, Terminal: p.Terminal,
+		NoNewPrivs: p.NoNewPrivileges, Rlimits: rl, Terminal: p.Terminal, OOMScoreAdj: p.OOMScoreAdj,
 	}
 	if c := p.Capabilities; c != nil {
 		cp.Caps = &control.Caps{
@@ -402,6 +402,9 @@ func (s *sandbox) newProcess(c *container, p *control.Process, fdt *vfs.FDTable)
 	}
 	if p.NoNewPrivs {
 		tg.Leader().SetNoNewPrivs()
+	}
+	if a := p.OOMScoreAdj; a != nil {
+		tg.SetOOMScoreAdj(int32(min(max(*a, -1000), 1000)), true)
 	}
 	return tg, nil
 }

@@ -84,6 +84,7 @@ type Process struct {
 	Umask          *uint32  `json:"umask,omitempty"`
 	Caps           *Caps    `json:"caps,omitempty"` // nil: as Linux gives uid
 	NoNewPrivs     bool     `json:"noNewPrivs,omitempty"`
+	OOMScoreAdj    *int     `json:"oomScoreAdj,omitempty"`
 	Rlimits        []Rlimit `json:"rlimits,omitempty"`
 	// Terminal: one fd is passed, a terminal, that becomes stdin, stdout and stderr.
 	// Otherwise three fds are passed (stdin, stdout, stderr); StdioClosed marks the ones

@@ -185,6 +185,7 @@ func (t *Task) Clone(o CloneOptions) (int32, error) {
 			k: k, pid: tid, handlers: handlers, rlimits: tg.rlimits, parent: parent,
 			pgid: tg.pgid, sid: tg.sid, exe: tg.exe, exited: make(chan struct{}),
 			exitSignal: o.ExitSignal, childCh: make(chan struct{}),
+			oomScoreAdj: tg.oomScoreAdj, oomScoreAdjMin: tg.oomScoreAdjMin,
 			children: map[*ThreadGroup]struct{}{},
 		}
 		child.sigMask = t.sigMask

@@ -113,6 +113,10 @@ type ThreadGroup struct {
 	// didExec is set by the first execve after fork (setpgid of the child is then
 	// EACCES), protected by mu.
 	didExec bool
+	// oomScoreAdj is /proc/[pid]/oom_score_adj and oomScoreAdjMin the lowest value an
+	// unprivileged write may set (the last privileged write's), protected by mu. The host
+	// applies its own to the whole sandbox; these are what the application set and sees.
+	oomScoreAdj, oomScoreAdjMin int32
 	// cpu is the CPU time of exited tasks and reaped children, protected by mu.
 	cpu groupCPU
 	// timers are the process's interval and POSIX timers, and cpuTimers the armed
@@ -232,4 +236,30 @@ func (tg *ThreadGroup) Dumpable() bool {
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	return !tg.notDumpable
+}
+
+// OOMScoreAdj returns the process's oom_score_adj.
+func (tg *ThreadGroup) OOMScoreAdj() int32 {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.oomScoreAdj
+}
+
+// SetOOMScoreAdj sets oom_score_adj as a write to /proc/[pid]/oom_score_adj does:
+// EINVAL outside -1000..1000; lowering it below the last privileged setting needs
+// privileged (CAP_SYS_RESOURCE), else EACCES.
+func (tg *ThreadGroup) SetOOMScoreAdj(v int32, privileged bool) error {
+	if v < -1000 || v > 1000 {
+		return unix.EINVAL
+	}
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	if v < tg.oomScoreAdjMin && !privileged {
+		return unix.EACCES
+	}
+	tg.oomScoreAdj = v
+	if privileged {
+		tg.oomScoreAdjMin = v
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"runsc.dev/sentry/kernel"
+	"runsc.dev/sentry/kernel/auth"
 	"runsc.dev/sentry/mm"
 	"runsc.dev/sentry/vfs"
 )
@@ -92,7 +93,23 @@ var pidEntries = []staticEntry{
 	{"maps", unix.DT_REG, pidFile(0444, func(_ vfs.Context, t *kernel.Task) ([]byte, error) { return maps(t, false), nil })},
 	{"mountinfo", unix.DT_REG, pidFile(0444, mountinfo)},
 	{"mounts", unix.DT_REG, pidFile(0444, mounts)},
-	{"oom_score_adj", unix.DT_REG, pidFile(0444, func(vfs.Context, *kernel.Task) ([]byte, error) { return []byte("0\n"), nil })},
+	{"oom_score_adj", unix.DT_REG, func(fs *Filesystem, tid int32, ino uint64) vfs.Inode {
+		f := pidFile(0644, func(_ vfs.Context, t *kernel.Task) ([]byte, error) {
+			return []byte(strconv.Itoa(int(t.ThreadGroup().OOMScoreAdj())) + "\n"), nil
+		})(fs, tid, ino).(*fileInode)
+		f.write = func(ctx vfs.Context, data []byte) error {
+			t := target(ctx, tid)
+			if t == nil {
+				return unix.ESRCH
+			}
+			v, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 32)
+			if err != nil {
+				return unix.EINVAL
+			}
+			return t.ThreadGroup().SetOOMScoreAdj(int32(v), ctx.Credentials().HasCapability(auth.CapSysResource))
+		}
+		return f
+	}},
 	{"root", unix.DT_LNK, func(fs *Filesystem, tid int32, ino uint64) vfs.Inode {
 		return fs.newLink(ino, tid, func(ctx vfs.Context) (string, error) {
 			t := target(ctx, tid)

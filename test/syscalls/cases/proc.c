@@ -54,6 +54,28 @@ static void *thread_fn(void *arg) {
 	return (void *)(long)access(path, R_OK);
 }
 
+
+/* oom_read reads /proc/self/oom_score_adj (-9999 on error). */
+static int oom_read(void) {
+	char b[32] = {0};
+	int fd = open("/proc/self/oom_score_adj", O_RDONLY);
+	if (fd < 0)
+		return -9999;
+	ssize_t n = read(fd, b, sizeof b - 1);
+	close(fd);
+	return n > 0 ? atoi(b) : -9999;
+}
+
+/* oom_write writes s to /proc/self/oom_score_adj: 0 or -errno. */
+static int oom_write(const char *s) {
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	int r = write(fd, s, strlen(s)) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
 int main(int argc, char **argv) {
 	(void)argc;
 	char path[256], want[256];
@@ -307,5 +329,22 @@ int main(int argc, char **argv) {
 	CHECK_ERR(chmod_in_proc, chmod("/proc/self/stat", 0777), EPERM);
 	CHECK_OK(utimes_in_proc, utimensat(AT_FDCWD, "/proc/self/stat", NULL, 0));
 	CHECK_ERR(mkdir_pid_exists, mkdir("/proc/1", 0755), EEXIST);
+	/* oom_score_adj: kept, inherited by fork, range-checked. */
+	int oom0 = oom_read();
+	CHECK_TRUE(oom_score_adj_readable, oom0 >= -1000 && oom0 <= 1000);
+	if (oom0 <= 900) {
+		char v[16];
+		snprintf(v, sizeof v, "%d\n", oom0 + 100);
+		CHECK_EQ(oom_score_adj_write, oom_write(v), 0);
+		CHECK_EQ(oom_score_adj_kept, oom_read(), oom0 + 100);
+		pid_t c = fork();
+		if (c == 0)
+			_exit(oom_read() == oom0 + 100 ? 0 : 1);
+		int st;
+		waitpid(c, &st, 0);
+		CHECK_TRUE(oom_score_adj_inherited, WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	CHECK_EQ(oom_score_adj_range, oom_write("1001"), -EINVAL);
+	CHECK_EQ(oom_score_adj_garbage, oom_write("abc"), -EINVAL);
 	return check_done();
 }
