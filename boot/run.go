@@ -29,9 +29,11 @@ import (
 type Args struct {
 	Spec    *Spec
 	GoferFD int
-	Log     io.Writer // debug log and strace; nil discards
-	Report  io.Writer // where --report goes; nil when not asked
-	Confine bool      // set up the empty root (false only in tests)
+	// MountGoferFDs are the connections to the gofers of Spec.Volumes, in order.
+	MountGoferFDs []int
+	Log           io.Writer // debug log and strace; nil discards
+	Report        io.Writer // where --report goes; nil when not asked
+	Confine       bool      // set up the empty root (false only in tests)
 }
 
 // Exit codes the sandbox uses for its own failures, as a shell would.
@@ -86,7 +88,25 @@ func Run(a Args) int {
 	}
 	defer client.Shutdown()
 
-	v, root, err := buildMounts(client, s.Overlay)
+	if len(a.MountGoferFDs) != len(s.Volumes) {
+		fmt.Fprintf(stderr, "runsc: %d volumes but %d gofer connections\n", len(s.Volumes), len(a.MountGoferFDs))
+		return ExitFailure
+	}
+	var volumes []MountSpec
+	for i, vol := range s.Volumes {
+		c, err := proto.NewClient(a.MountGoferFDs[i])
+		if err != nil {
+			fmt.Fprintf(stderr, "runsc: connecting to the gofer of volume %s: %v\n", vol.Host, err)
+			return ExitFailure
+		}
+		defer c.Shutdown()
+		ms := MountSpec{Destination: vol.Container, Type: "bind", Source: vol.Host, Client: c, GoferWritable: !vol.ReadOnly}
+		if vol.ReadOnly {
+			ms.Options = []string{"ro"}
+		}
+		volumes = append(volumes, ms)
+	}
+	v, root, err := buildMounts(client, s.Overlay, volumes)
 	if err != nil {
 		fmt.Fprintf(stderr, "runsc: building the container's filesystem: %v\n", err)
 		return ExitFailure

@@ -32,6 +32,16 @@ type Spec struct {
 	// BoundingCaps, when set, is the caller's capability bounding set: the command gets
 	// no capability outside it, as if the caller had exec'd it.
 	BoundingCaps *uint64 `json:"bounding_caps,omitempty"`
+	// Volumes are host directories bind-mounted through gofers of their own; the n-th
+	// is served on the n-th of the mount fds boot is given.
+	Volumes []Volume `json:"volumes,omitempty"`
+}
+
+// Volume is `runsc do --volume HOST:CONTAINER[:ro]`.
+type Volume struct {
+	Host      string `json:"host"`
+	Container string `json:"container"`
+	ReadOnly  bool   `json:"readOnly,omitempty"`
 }
 
 // maxSpecSize bounds what the sandbox reads from the CLI.

@@ -325,10 +325,10 @@ func makeMountPoint(ctx vfs.Context, v *vfs.VirtualFilesystem, root vfs.VirtualD
 }
 
 // buildMounts builds the mount tree of `runsc do`: the gofer's root (read-only, under a
-// memory overlay unless overlay is "none") with DoMounts.
-func buildMounts(client *proto.Client, overlayMode string) (*vfs.VirtualFilesystem, vfs.VirtualDentry, error) {
+// memory overlay unless overlay is "none") with DoMounts, then the volumes.
+func buildMounts(client *proto.Client, overlayMode string, volumes []MountSpec) (*vfs.VirtualFilesystem, vfs.VirtualDentry, error) {
 	root := RootConfig{Client: client, Overlay: overlayMode, ReadOnly: overlayMode == "none"}
-	v, err := BuildMountTree(root, DoMounts())
+	v, err := BuildMountTree(root, append(DoMounts(), volumes...))
 	if err != nil {
 		return nil, vfs.VirtualDentry{}, err
 	}

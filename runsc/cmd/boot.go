@@ -55,8 +55,12 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		errorf("boot: --spec-fd and --gofer-fd are required (boot is started by runsc itself)")
 		return subcommands.ExitUsageError
 	}
+	mountFDs, ok := b.parseMountFDs()
+	if !ok {
+		return subcommands.ExitUsageError
+	}
 	if b.container {
-		return b.executeContainer()
+		return b.executeContainer(mountFDs)
 	}
 	specFile := os.NewFile(uintptr(b.specFD), "spec")
 	spec, err := boot.ReadSpec(specFile)
@@ -74,26 +78,32 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		report = os.NewFile(uintptr(b.reportFD), "report")
 	}
 	return subcommands.ExitStatus(boot.Run(boot.Args{
-		Spec: spec, GoferFD: b.goferFD, Log: logw, Report: report, Confine: true,
+		Spec: spec, GoferFD: b.goferFD, MountGoferFDs: mountFDs, Log: logw, Report: report, Confine: true,
 	}))
 }
 
+// parseMountFDs parses --mount-fds.
+func (b *Boot) parseMountFDs() ([]int, bool) {
+	var mountFDs []int
+	if b.mountFDs == "" {
+		return nil, true
+	}
+	for _, s := range strings.Split(b.mountFDs, ",") {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			errorf("boot: --mount-fds: %q is not a file descriptor", s)
+			return nil, false
+		}
+		mountFDs = append(mountFDs, n)
+	}
+	return mountFDs, true
+}
+
 // executeContainer runs the sandbox of an OCI container.
-func (b *Boot) executeContainer() subcommands.ExitStatus {
+func (b *Boot) executeContainer(mountFDs []int) subcommands.ExitStatus {
 	if b.controllerFD < 0 || b.readyFD < 0 {
 		errorf("boot: --container needs --controller-fd and --ready-fd (boot is started by runsc itself)")
 		return subcommands.ExitUsageError
-	}
-	var mountFDs []int
-	if b.mountFDs != "" {
-		for _, s := range strings.Split(b.mountFDs, ",") {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 0 {
-				errorf("boot: --mount-fds: %q is not a file descriptor", s)
-				return subcommands.ExitUsageError
-			}
-			mountFDs = append(mountFDs, n)
-		}
 	}
 	ready := os.NewFile(uintptr(b.readyFD), "ready")
 	specFile := os.NewFile(uintptr(b.specFD), "spec")

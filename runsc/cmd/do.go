@@ -2,8 +2,11 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/google/subcommands"
@@ -15,8 +18,9 @@ import (
 
 // Do runs a command in a sandbox over the host's root filesystem.
 type Do struct {
-	cwd string
-	env stringList
+	cwd     string
+	env     stringList
+	volumes stringList
 }
 
 type stringList []string
@@ -34,13 +38,14 @@ func (*Do) Synopsis() string {
 
 // Usage implements subcommands.Command.
 func (*Do) Usage() string {
-	return "do [--cwd DIR] [--env K=V]... CMD [ARG...]\n"
+	return "do [--cwd DIR] [--env K=V]... [--volume HOST:CONTAINER[:ro]]... CMD [ARG...]\n"
 }
 
 // SetFlags implements subcommands.Command.
 func (d *Do) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&d.cwd, "cwd", "", "working directory inside the sandbox (default: the current one)")
 	f.Var(&d.env, "env", "set an environment variable K=V (repeatable); the caller's environment is passed otherwise")
+	f.Var(&d.volumes, "volume", "bind-mount the host directory HOST on CONTAINER, read-write (writes reach the host) or with :ro read-only (repeatable)")
 }
 
 // Execute implements subcommands.Command.
@@ -69,6 +74,15 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcommand
 		}
 		env = setEnv(env, kv)
 	}
+	var volumes []boot.Volume
+	for _, v := range d.volumes {
+		vol, err := parseVolume(v)
+		if err != nil {
+			errorf("do: --volume %q: %v", v, err)
+			return subcommands.ExitUsageError
+		}
+		volumes = append(volumes, vol)
+	}
 	hostname, _ := os.Hostname()
 	var nofile unix.Rlimit
 	unix.Getrlimit(unix.RLIMIT_NOFILE, &nofile)
@@ -77,7 +91,7 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcommand
 		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
 		Platform: conf.Platform, Strace: conf.Strace, Debug: conf.Debug,
 		NoFile: [2]uint64{nofile.Cur, nofile.Max}, Overlay: conf.Overlay,
-		BoundingCaps: callerBoundingCaps(),
+		BoundingCaps: callerBoundingCaps(), Volumes: volumes,
 	}
 	code, err := sandbox.Do(sandbox.DoArgs{Spec: spec, Conf: conf})
 	if err != nil {
@@ -118,4 +132,37 @@ func callerBoundingCaps() *uint64 {
 		}
 	}
 	return &set
+}
+
+// parseVolume parses HOST:CONTAINER[:ro|:rw]: both absolute paths, HOST an existing
+// directory (the gofer serves directories).
+func parseVolume(v string) (boot.Volume, error) {
+	parts := strings.Split(v, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return boot.Volume{}, errors.New("want HOST:CONTAINER or HOST:CONTAINER:ro")
+	}
+	vol := boot.Volume{Host: filepath.Clean(parts[0]), Container: filepath.Clean(parts[1])}
+	if len(parts) == 3 {
+		switch parts[2] {
+		case "ro":
+			vol.ReadOnly = true
+		case "rw":
+		default:
+			return boot.Volume{}, fmt.Errorf("unknown option %q (want ro or rw)", parts[2])
+		}
+	}
+	if !filepath.IsAbs(parts[0]) || !filepath.IsAbs(parts[1]) {
+		return boot.Volume{}, errors.New("HOST and CONTAINER must be absolute paths")
+	}
+	if vol.Container == "/" {
+		return boot.Volume{}, errors.New("CONTAINER cannot be / (the root is the host's root)")
+	}
+	st, err := os.Stat(vol.Host)
+	if err != nil {
+		return boot.Volume{}, err
+	}
+	if !st.IsDir() {
+		return boot.Volume{}, fmt.Errorf("%s is not a directory (only directories can be volumes)", vol.Host)
+	}
+	return vol, nil
 }

@@ -13,6 +13,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,13 +48,37 @@ func Do(a DoArgs) (int, error) {
 	}
 	defer logs.close()
 
-	gofer := exec.Command(selfExe, append(a.Conf.ToFlags(), "gofer", "--root=/", "--ro", "--io-fd=3")...)
-	gofer.Args[0] = "runsc-gofer"
-	gofer.ExtraFiles = []*os.File{goferEnd}
-	gofer.Stderr = logs.goferOut()
-	gofer.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET,
-		Pdeathsig:  unix.SIGKILL,
+	newGofer := func(root string, ro bool, end *os.File) *exec.Cmd {
+		args := append(a.Conf.ToFlags(), "gofer", "--root="+root, "--io-fd=3")
+		if ro {
+			args = append(args, "--ro")
+		}
+		g := exec.Command(selfExe, args...)
+		g.Args[0] = "runsc-gofer"
+		g.ExtraFiles = []*os.File{end}
+		g.Stderr = logs.goferOut()
+		g.SysProcAttr = &syscall.SysProcAttr{
+			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET,
+			Pdeathsig:  unix.SIGKILL,
+		}
+		return g
+	}
+	gofer := newGofer("/", true, goferEnd)
+	// One gofer per volume, serving its host directory.
+	var volGofers []*exec.Cmd
+	var volGoferEnds, volSentryEnds []*os.File
+	defer func() {
+		for _, f := range append(volGoferEnds, volSentryEnds...) {
+			f.Close()
+		}
+	}()
+	for _, v := range a.Spec.Volumes {
+		ge, se, err := seqpacketPair()
+		if err != nil {
+			return 0, fmt.Errorf("creating a gofer socket for volume %s: %w", v.Host, err)
+		}
+		volGoferEnds, volSentryEnds = append(volGoferEnds, ge), append(volSentryEnds, se)
+		volGofers = append(volGofers, newGofer(v.Host, v.ReadOnly, ge))
 	}
 
 	specR, specW, err := os.Pipe()
@@ -63,6 +89,14 @@ func Do(a DoArgs) (int, error) {
 	defer specW.Close()
 	bootArgs := append(a.Conf.ToFlags(), "boot", "--spec-fd=3", "--gofer-fd=4")
 	extra := []*os.File{specR, sentryEnd}
+	if len(volSentryEnds) > 0 {
+		var fds []string
+		for _, se := range volSentryEnds {
+			fds = append(fds, strconv.Itoa(3+len(extra)))
+			extra = append(extra, se)
+		}
+		bootArgs = append(bootArgs, "--mount-fds="+strings.Join(fds, ","))
+	}
 	if logs.boot != nil {
 		bootArgs = append(bootArgs, fmt.Sprintf("--log-fd=%d", 3+len(extra)))
 		extra = append(extra, logs.boot)
@@ -89,12 +123,29 @@ func Do(a DoArgs) (int, error) {
 		return 0, fmt.Errorf("starting gofer: %w", err)
 	}
 	goferEnd.Close()
+	all := []*exec.Cmd{gofer}
+	killAll := func() {
+		for _, g := range all {
+			g.Process.Kill()
+			g.Wait()
+		}
+	}
+	for i, g := range volGofers {
+		if err := g.Start(); err != nil {
+			killAll()
+			return 0, fmt.Errorf("starting the gofer of volume %s: %w", a.Spec.Volumes[i].Host, err)
+		}
+		all = append(all, g)
+		volGoferEnds[i].Close()
+	}
 	if err := sb.Start(); err != nil {
-		gofer.Process.Kill()
-		gofer.Wait()
+		killAll()
 		return 0, fmt.Errorf("starting sandbox: %w", err)
 	}
 	sentryEnd.Close()
+	for _, se := range volSentryEnds {
+		se.Close()
+	}
 	specR.Close()
 	go func() {
 		boot.WriteSpec(specW, a.Spec)
@@ -114,11 +165,18 @@ func Do(a DoArgs) (int, error) {
 	code := exitCode(sb.ProcessState)
 	// The gofer exits when the sandbox's end of its socket closes; give it a moment.
 	done := make(chan struct{})
-	go func() { gofer.Wait(); close(done) }()
+	go func() {
+		for _, g := range all {
+			g.Wait()
+		}
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-time.After(2 * time.Second):
-		gofer.Process.Kill()
+		for _, g := range all {
+			g.Process.Kill()
+		}
 		<-done
 	}
 	var ee *exec.ExitError
