@@ -8,28 +8,51 @@ import (
 	"runsc.dev/gofer/proto"
 )
 
-// node is one open file on the gofer side. Several handles never share a
-// node; a node may outlive its handle while a request or a child uses it.
+// node is one file on the gofer side. Several handles never share a node; a
+// node may outlive its handle while a request or a child uses it.
+//
+// A node's host fds are a cache (fdcache.go): the node records how to reopen
+// its file (its parent node and name, or rootFD for the served root) and the
+// file's identity, and the table closes the fds of the least recently used
+// nodes when too many are open. Code that uses a node's fd pins it with
+// table.acquireFD, so that it is never closed (and its number never reused
+// for another file) while a request uses it.
 type node struct {
-	fd   int    // O_PATH|O_NOFOLLOW; immutable; closed when refs drops to 0
 	dev  uint64 // identity of the file, checked when reopening
 	ino  uint64
 	mode uint32 // S_IFMT bits at the time the node was made
 	root bool   // the served root: reopened through rootFD
 
-	// Guarded by server.mu.
+	// Guarded by table.mu.
 	refs   int    // the handle table's reference, requests', children's
-	parent *node  // non-directories only: where to reopen from (nil if detached)
-	name   string // non-directories only: the name in parent
+	parent *node  // where to reopen from (nil for the root and detached nodes)
+	name   string // the name in parent
 	key    childKey
 
-	// dirMu guards dirFD, an O_RDONLY|O_DIRECTORY fd kept for Getdents.
+	// The fd cache, guarded by table.mu. fd is an O_PATH|O_NOFOLLOW fd of
+	// the file or -1 while closed; it is closed only when pins is 0. A node
+	// with fd >= 0 that can be reopened (the root or attached) is on the
+	// table's LRU list.
+	fd         int
+	pins       int
+	prev, next *node // LRU links
+	inLRU      bool
+	fid        *fileID // file handle recorded when fd was last closed, or nil
+
+	// dirMu guards dirFD, an O_RDONLY|O_DIRECTORY fd kept for Getdents (-1 if
+	// none). It is opened and used with dirMu held and the node's fd pinned;
+	// the table closes it (with fd) only when pins is 0, so never under a
+	// running Getdents. It counts in the table's open fds.
 	dirMu sync.Mutex
 	dirFD int
 }
 
 func (n *node) isDir() bool     { return n.mode&unix.S_IFMT == unix.S_IFDIR }
 func (n *node) isSymlink() bool { return n.mode&unix.S_IFMT == unix.S_IFLNK }
+
+// reopenable reports whether n's fd can be reopened after being closed.
+// table.mu is held.
+func (n *node) reopenable() bool { return n.root || n.parent != nil }
 
 // childKey names a directory entry by the directory's identity, so that every
 // handle reached through any handle of that directory is found on rename.
@@ -38,32 +61,50 @@ type childKey struct {
 	name     string
 }
 
-// table is the server's handle table and name index.
+// table is the server's handle table, name index and node fd cache.
 type table struct {
 	mu       sync.Mutex
 	handles  map[proto.Handle]*node
 	next     proto.Handle
 	children map[childKey]map[*node]struct{}
+
+	// The fd cache (fdcache.go), guarded by mu.
+	rootFD  int  // the served root, reopened through "."
+	maxOpen int  // bound on open node fds (fd and dirFD), unless pinned or not reopenable
+	open    int  // node fds (fd and dirFD) open
+	lru     node // sentinel of the LRU list: lru.next is the most recently used
 }
 
-func newTable() *table {
-	return &table{
+func newTable(rootFD, maxOpen int) *table {
+	t := &table{
 		handles:  make(map[proto.Handle]*node),
 		next:     1,
 		children: make(map[childKey]map[*node]struct{}),
+		rootFD:   rootFD,
+		maxOpen:  maxOpen,
 	}
+	t.lru.next, t.lru.prev = &t.lru, &t.lru
+	return t
 }
 
 // newNode makes a node for fd (which it takes over) with one reference, the
-// caller's. parent and name are recorded for non-directories.
-func (t *table) newNode(fd int, st *unix.Stat_t, parent *node, name string) *node {
-	n := &node{fd: fd, dev: st.Dev, ino: st.Ino, mode: st.Mode, refs: 1, dirFD: -1}
-	if !n.isDir() && parent != nil {
-		t.mu.Lock()
+// caller's, and fd pinned: the caller calls the returned unpin when it no
+// longer uses fd. parent and name say where the file was found; a nil parent
+// makes the served root.
+func (t *table) newNode(fd int, st *unix.Stat_t, parent *node, name string) (*node, func()) {
+	n := &node{fd: fd, dev: st.Dev, ino: st.Ino, mode: st.Mode, refs: 1, pins: 1, dirFD: -1}
+	t.mu.Lock()
+	if parent != nil {
 		t.attachLocked(n, parent, name)
-		t.mu.Unlock()
+	} else {
+		n.root = true
+		t.lruPushLocked(n)
 	}
-	return n
+	t.open++
+	victims := t.evictLocked()
+	t.mu.Unlock()
+	closeFDs(victims)
+	return n, func() { t.unpin(n) }
 }
 
 // attachLocked records parent/name for n and indexes it.
@@ -78,9 +119,13 @@ func (t *table) attachLocked(n, parent *node, name string) {
 		t.children[n.key] = set
 	}
 	set[n] = struct{}{}
+	if n.fd >= 0 && !n.inLRU {
+		t.lruPushLocked(n)
+	}
 }
 
-// detachLocked forgets n's parent/name: it can no longer be reopened.
+// detachLocked forgets n's parent/name: it can no longer be reopened, so its
+// fd (if still open) stays open for as long as the node lives.
 func (t *table) detachLocked(n *node) {
 	if n.parent == nil {
 		return
@@ -93,11 +138,14 @@ func (t *table) detachLocked(n *node) {
 	}
 	p := n.parent
 	n.parent, n.name, n.key = nil, "", childKey{}
+	if n.inLRU && !n.root {
+		t.lruRemoveLocked(n)
+	}
 	t.releaseLocked(p)
 }
 
-// takeLocked removes and returns the nodes named key (they are still
-// attached to their parents; the caller re-attaches or detaches them).
+// takeLocked returns the nodes named key (they are still attached to their
+// parents; the caller re-attaches or detaches them).
 func (t *table) takeLocked(key childKey) []*node {
 	set := t.children[key]
 	ns := make([]*node, 0, len(set))
@@ -161,11 +209,20 @@ func (t *table) releaseLocked(n *node) {
 		if n.refs < 0 {
 			return // cannot happen; never close an fd twice
 		}
-		unix.Close(n.fd)
+		// No one else holds n: no pin (a pin comes with a reference) and
+		// dirMu is free.
+		if n.inLRU {
+			t.lruRemoveLocked(n)
+		}
+		if n.fd >= 0 {
+			unix.Close(n.fd)
+			n.fd = -1
+			t.open--
+		}
 		if n.dirFD >= 0 {
-			// No one else holds n, so dirMu is free.
 			unix.Close(n.dirFD)
 			n.dirFD = -1
+			t.open--
 		}
 		p := n.parent
 		if p != nil {
@@ -203,6 +260,42 @@ func (t *table) parentOf(n *node) (*node, string, error) {
 	return n.parent, n.name, nil
 }
 
+// named returns the nodes named dir/name with a reference each, for
+// holdOpen.
+func (t *table) named(dir *node, name string) []*node {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ns := t.takeLocked(childKey{dev: dir.dev, ino: dir.ino, name: name})
+	for _, n := range ns {
+		n.refs++
+	}
+	return ns
+}
+
+// holdOpen makes sure that the nodes named dir/name have their fds open and
+// pinned until the returned function is called: a request that may unlink
+// or replace that name calls it first, since a node that loses its name can
+// no longer be reopened and must keep its fd.
+func (t *table) holdOpen(dir *node, name string) func() {
+	ns := t.named(dir, name)
+	var unpins []func()
+	for _, n := range ns {
+		if _, unpin, err := t.acquireFD(n); err == nil {
+			unpins = append(unpins, unpin)
+		}
+	}
+	return func() {
+		for _, unpin := range unpins {
+			unpin()
+		}
+		t.mu.Lock()
+		for _, n := range ns {
+			t.releaseLocked(n)
+		}
+		t.mu.Unlock()
+	}
+}
+
 // moved updates the name index after a successful rename of
 // oldDir/oldName to newDir/newName.
 func (t *table) moved(oldDir *node, oldName string, newDir *node, newName string, exchange bool) {
@@ -215,26 +308,46 @@ func (t *table) moved(oldDir *node, oldName string, newDir *node, newName string
 	}
 	src := t.takeLocked(oldKey)
 	dst := t.takeLocked(newKey)
+	// Keep every node alive while it is between parents.
+	for _, n := range src {
+		n.refs++
+	}
+	for _, n := range dst {
+		n.refs++
+	}
 	for _, n := range src {
 		t.detachLocked(n)
 	}
 	for _, n := range dst {
 		t.detachLocked(n)
 	}
-	// A node taken from the index is still referenced by its handle (or a
-	// request), so re-attaching after detaching is safe.
 	for _, n := range src {
-		if n.refs > 0 {
-			t.attachLocked(n, newDir, newName)
-		}
+		t.reattachLocked(n, newDir, newName)
 	}
 	if exchange {
 		for _, n := range dst {
-			if n.refs > 0 {
-				t.attachLocked(n, oldDir, oldName)
-			}
+			t.reattachLocked(n, oldDir, oldName)
 		}
 	}
+	for _, n := range src {
+		t.releaseLocked(n)
+	}
+	for _, n := range dst {
+		t.releaseLocked(n)
+	}
+}
+
+// reattachLocked attaches n, detached by a rename, to its new parent/name.
+// If parent is n or one of n's descendants as far as the table knows (its
+// records can be out of date when the host tree changed behind the gofer's
+// back), n stays detached instead: reopening must never loop.
+func (t *table) reattachLocked(n, parent *node, name string) {
+	for p := parent; p != nil; p = p.parent {
+		if p == n {
+			return
+		}
+	}
+	t.attachLocked(n, parent, name)
 }
 
 // unlinked forgets the nodes named dir/name after it was removed.

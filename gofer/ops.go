@@ -82,7 +82,8 @@ func (s *server) mount(m *proto.TMount) (proto.Message, []int, unix.Errno) {
 		unix.Close(fd)
 		return nil, nil, errnoOf(err)
 	}
-	n := s.t.newNode(fd, &st, nil, "")
+	n, unpin := s.t.newNode(fd, &st, nil, "")
+	unpin()
 	h := s.t.insert(n)
 	s.t.release(n)
 	return &proto.RMount{H: h, Stat: toStat(&st)}, nil, 0
@@ -108,8 +109,16 @@ func (s *server) walk(m *proto.TWalk) (proto.Message, []int, unix.Errno) {
 		errno unix.Errno
 	)
 	cur := dir
+	var curFD int
+	var unpin func()
+	if len(m.Names) > 0 {
+		curFD, unpin, err = s.t.acquireFD(dir)
+		if err != nil {
+			return nil, nil, errnoOf(err)
+		}
+	}
 	for _, name := range m.Names {
-		fd, err := unix.Openat(cur.fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		fd, err := unix.Openat(curFD, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
 			errno = errnoOf(err)
 			break
@@ -120,13 +129,18 @@ func (s *server) walk(m *proto.TWalk) (proto.Message, []int, unix.Errno) {
 			errno = errnoOf(err)
 			break
 		}
-		n := s.t.newNode(fd, &st, cur, name)
+		n, nunpin := s.t.newNode(fd, &st, cur, name)
+		unpin()
+		curFD, unpin = fd, nunpin
 		nodes = append(nodes, n)
 		stats = append(stats, toStat(&st))
 		if !n.isDir() {
 			break // a symlink or non-directory ends the walk
 		}
 		cur = n
+	}
+	if unpin != nil {
+		unpin()
 	}
 	r := &proto.RWalk{Handles: make([]proto.Handle, len(nodes)), Stats: stats}
 	for i, n := range nodes {
@@ -147,7 +161,12 @@ func (s *server) stat(m *proto.TStat) (proto.Message, []int, unix.Errno) {
 		return nil, nil, unix.EBADF
 	}
 	defer s.t.release(n)
-	st, err := fstat(n.fd)
+	fd, unpin, err := s.t.acquireFD(n)
+	if err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	st, err := fstat(fd)
+	unpin()
 	if err != nil {
 		return nil, nil, errnoOf(err)
 	}
@@ -195,7 +214,12 @@ func (s *server) open(m *proto.TOpen) (proto.Message, []int, unix.Errno) {
 func (s *server) reopen(n *node, flags uint32) (int, error) {
 	fl := int(flags) | unix.O_CLOEXEC | unix.O_NOCTTY
 	if n.isDir() {
-		return unix.Openat(n.fd, ".", fl, 0)
+		nfd, unpin, err := s.t.acquireFD(n)
+		if err != nil {
+			return -1, err
+		}
+		defer unpin()
+		return unix.Openat(nfd, ".", fl, 0)
 	}
 	switch n.mode & unix.S_IFMT {
 	case unix.S_IFLNK:
@@ -214,12 +238,24 @@ func (s *server) reopen(n *node, flags uint32) (int, error) {
 		// Linux truncates on O_RDONLY|O_TRUNC; ftruncate needs a writable fd.
 		fl = fl&^unix.O_ACCMODE | unix.O_RDWR
 	}
+	// Pinning n's O_PATH fd (reopened and checked if need be) keeps the
+	// file alive, so that no other file can have its dev/ino meanwhile.
+	_, unpin, err := s.t.acquireFD(n)
+	if err != nil {
+		return -1, err
+	}
+	defer unpin()
 	p, name, err := s.t.parentOf(n)
 	if err != nil {
 		return -1, err
 	}
 	defer s.t.release(p)
-	fd, err := unix.Openat(p.fd, name, fl|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	pfd, punpin, err := s.t.acquireFD(p)
+	if err != nil {
+		return -1, err
+	}
+	defer punpin()
+	fd, err := unix.Openat(pfd, name, fl|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
 		if err == unix.ENOENT || err == unix.ELOOP {
 			err = unix.ESTALE
@@ -262,11 +298,11 @@ func (s *server) chownNew(fd int, st *unix.Stat_t, uid, gid, mode uint32) error 
 // newChild finishes a Mkdir, Mknod or Symlink: it opens name in dir with
 // O_PATH, checks that it is of type want, applies the owner and returns a new
 // handle. On failure the new file is removed again.
-func (s *server) newChild(dir *node, name string, want, uid, gid, mode uint32) (proto.Handle, proto.Stat, unix.Errno) {
+func (s *server) newChild(dir *node, dirFD int, name string, want, uid, gid, mode uint32) (proto.Handle, proto.Stat, unix.Errno) {
 	var fd int
 	st, err := func() (unix.Stat_t, error) {
 		var err error
-		fd, err = unix.Openat(dir.fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		fd, err = unix.Openat(dirFD, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
 			fd = -1
 			return unix.Stat_t{}, err
@@ -284,7 +320,7 @@ func (s *server) newChild(dir *node, name string, want, uid, gid, mode uint32) (
 			if want == unix.S_IFDIR {
 				rm = unix.AT_REMOVEDIR
 			}
-			unix.Unlinkat(dir.fd, name, rm)
+			unix.Unlinkat(dirFD, name, rm)
 			return st, err
 		}
 		return fstat(fd)
@@ -295,7 +331,8 @@ func (s *server) newChild(dir *node, name string, want, uid, gid, mode uint32) (
 		}
 		return 0, proto.Stat{}, errnoOf(err)
 	}
-	n := s.t.newNode(fd, &st, dir, name)
+	n, unpin := s.t.newNode(fd, &st, dir, name)
+	unpin()
 	h := s.t.insert(n)
 	s.t.release(n)
 	return h, toStat(&st), 0
@@ -317,15 +354,20 @@ func (s *server) create(m *proto.TCreate) (proto.Message, []int, unix.Errno) {
 		return nil, nil, errno
 	}
 	defer s.t.release(dir)
+	dirFD, unpin, err := s.t.acquireFD(dir)
+	if err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	defer unpin()
 	fl := int(flags) | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NOCTTY
-	fd, err := unix.Openat(dir.fd, m.Name, fl, m.Mode&permBits)
+	fd, err := unix.Openat(dirFD, m.Name, fl, m.Mode&permBits)
 	if err != nil {
 		return nil, nil, errnoOf(err)
 	}
 	pfd := -1
 	fail := func(err error, remove bool) (proto.Message, []int, unix.Errno) {
 		if remove {
-			unix.Unlinkat(dir.fd, m.Name, 0)
+			unix.Unlinkat(dirFD, m.Name, 0)
 		}
 		unix.Close(fd)
 		if pfd >= 0 {
@@ -347,7 +389,7 @@ func (s *server) create(m *proto.TCreate) (proto.Message, []int, unix.Errno) {
 			}
 		}
 	}
-	pfd, err = unix.Openat(dir.fd, m.Name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	pfd, err = unix.Openat(dirFD, m.Name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		pfd = -1
 		return fail(err, false)
@@ -359,7 +401,8 @@ func (s *server) create(m *proto.TCreate) (proto.Message, []int, unix.Errno) {
 	if pst.Dev != st.Dev || pst.Ino != st.Ino {
 		return fail(unix.ESTALE, false)
 	}
-	n := s.t.newNode(pfd, &pst, dir, m.Name)
+	n, nunpin := s.t.newNode(pfd, &pst, dir, m.Name)
+	nunpin()
 	h := s.t.insert(n)
 	s.t.release(n)
 	return &proto.RCreate{H: h, Stat: toStat(&pst)}, []int{fd}, 0
@@ -377,10 +420,15 @@ func (s *server) mkdir(m *proto.TMkdir) (proto.Message, []int, unix.Errno) {
 		return nil, nil, errno
 	}
 	defer s.t.release(dir)
-	if err := unix.Mkdirat(dir.fd, m.Name, m.Mode&permBits); err != nil {
+	dirFD, unpin, err := s.t.acquireFD(dir)
+	if err != nil {
 		return nil, nil, errnoOf(err)
 	}
-	h, st, errno := s.newChild(dir, m.Name, unix.S_IFDIR, m.UID, m.GID, m.Mode)
+	defer unpin()
+	if err := unix.Mkdirat(dirFD, m.Name, m.Mode&permBits); err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	h, st, errno := s.newChild(dir, dirFD, m.Name, unix.S_IFDIR, m.UID, m.GID, m.Mode)
 	if errno != 0 {
 		return nil, nil, errno
 	}
@@ -410,10 +458,15 @@ func (s *server) mknod(m *proto.TMknod) (proto.Message, []int, unix.Errno) {
 		return nil, nil, errno
 	}
 	defer s.t.release(dir)
-	if err := unix.Mknodat(dir.fd, m.Name, typ|m.Mode&permBits, 0); err != nil {
+	dirFD, unpin, err := s.t.acquireFD(dir)
+	if err != nil {
 		return nil, nil, errnoOf(err)
 	}
-	h, st, errno := s.newChild(dir, m.Name, typ, m.UID, m.GID, m.Mode)
+	defer unpin()
+	if err := unix.Mknodat(dirFD, m.Name, typ|m.Mode&permBits, 0); err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	h, st, errno := s.newChild(dir, dirFD, m.Name, typ, m.UID, m.GID, m.Mode)
 	if errno != 0 {
 		return nil, nil, errno
 	}
@@ -435,10 +488,15 @@ func (s *server) symlink(m *proto.TSymlink) (proto.Message, []int, unix.Errno) {
 		return nil, nil, errno
 	}
 	defer s.t.release(dir)
-	if err := unix.Symlinkat(m.Target, dir.fd, m.Name); err != nil {
+	dirFD, unpin, err := s.t.acquireFD(dir)
+	if err != nil {
 		return nil, nil, errnoOf(err)
 	}
-	h, st, errno := s.newChild(dir, m.Name, unix.S_IFLNK, m.UID, m.GID, 0)
+	defer unpin()
+	if err := unix.Symlinkat(m.Target, dirFD, m.Name); err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	h, st, errno := s.newChild(dir, dirFD, m.Name, unix.S_IFLNK, m.UID, m.GID, 0)
 	if errno != 0 {
 		return nil, nil, errno
 	}
@@ -465,41 +523,56 @@ func (s *server) link(m *proto.TLink) (proto.Message, []int, unix.Errno) {
 	if target.isDir() {
 		return nil, nil, unix.EPERM
 	}
+	dirFD, unpin, err := s.t.acquireFD(dir)
+	if err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	defer unpin()
+	targetFD, tunpin, err := s.t.acquireFD(target)
+	if err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	defer tunpin()
 	err = unix.ENOENT
 	if !s.noEmptyPathLink {
 		// Needs CAP_DAC_READ_SEARCH; ENOENT without it.
-		err = unix.Linkat(target.fd, "", dir.fd, m.Name, unix.AT_EMPTY_PATH)
+		err = unix.Linkat(targetFD, "", dirFD, m.Name, unix.AT_EMPTY_PATH)
 	}
 	if err == unix.ENOENT {
-		err = s.linkByName(target, dir, m.Name)
+		err = s.linkByName(target, dirFD, m.Name)
 	}
 	if err != nil {
 		return nil, nil, errnoOf(err)
 	}
-	st, err := fstat(target.fd)
+	st, err := fstat(targetFD)
 	if err != nil {
 		return nil, nil, errnoOf(err)
 	}
 	return &proto.RLink{Stat: toStat(&st)}, nil, 0
 }
 
-// linkByName links target's parent/name to dir/name and checks that the
-// link is to target.
-func (s *server) linkByName(target, dir *node, name string) error {
+// linkByName links target's parent/name to dirFD/name and checks that the
+// link is to target (whose fd the caller pins).
+func (s *server) linkByName(target *node, dirFD int, name string) error {
 	p, oldName, err := s.t.parentOf(target)
 	if err != nil {
 		return unix.ENOENT
 	}
 	defer s.t.release(p)
-	if err := unix.Linkat(p.fd, oldName, dir.fd, name, 0); err != nil {
+	pfd, unpin, err := s.t.acquireFD(p)
+	if err != nil {
+		return err
+	}
+	defer unpin()
+	if err := unix.Linkat(pfd, oldName, dirFD, name, 0); err != nil {
 		return err
 	}
 	var st unix.Stat_t
-	if err := unix.Fstatat(dir.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.Fstatat(dirFD, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return err
 	}
 	if st.Dev != target.dev || st.Ino != target.ino {
-		unix.Unlinkat(dir.fd, name, 0)
+		unix.Unlinkat(dirFD, name, 0)
 		return unix.ESTALE
 	}
 	return nil
@@ -517,7 +590,15 @@ func (s *server) unlink(m *proto.TUnlink) (proto.Message, []int, unix.Errno) {
 		return nil, nil, errno
 	}
 	defer s.t.release(dir)
-	if err := unix.Unlinkat(dir.fd, m.Name, int(m.Flags)); err != nil {
+	dirFD, unpin, err := s.t.acquireFD(dir)
+	if err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	defer unpin()
+	// The nodes of the name keep their fds: they cannot be reopened after.
+	unhold := s.t.holdOpen(dir, m.Name)
+	defer unhold()
+	if err := unix.Unlinkat(dirFD, m.Name, int(m.Flags)); err != nil {
 		return nil, nil, errnoOf(err)
 	}
 	s.t.unlinked(dir, m.Name)
@@ -542,7 +623,23 @@ func (s *server) rename(m *proto.TRename) (proto.Message, []int, unix.Errno) {
 		return nil, nil, errno
 	}
 	defer s.t.release(newDir)
-	if err := unix.Renameat2(oldDir.fd, m.OldName, newDir.fd, m.NewName, uint(m.Flags)); err != nil {
+	oldFD, unpin, err := s.t.acquireFD(oldDir)
+	if err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	defer unpin()
+	newFD, nunpin, err := s.t.acquireFD(newDir)
+	if err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	defer nunpin()
+	if m.Flags&unix.RENAME_EXCHANGE == 0 {
+		// The nodes of a replaced file keep their fds: they cannot be
+		// reopened after.
+		unhold := s.t.holdOpen(newDir, m.NewName)
+		defer unhold()
+	}
+	if err := unix.Renameat2(oldFD, m.OldName, newFD, m.NewName, uint(m.Flags)); err != nil {
 		return nil, nil, errnoOf(err)
 	}
 	s.t.moved(oldDir, m.OldName, newDir, m.NewName, m.Flags&unix.RENAME_EXCHANGE != 0)
@@ -558,8 +655,13 @@ func (s *server) readlink(m *proto.TReadlink) (proto.Message, []int, unix.Errno)
 	if !n.isSymlink() {
 		return nil, nil, unix.EINVAL
 	}
+	fd, unpin, err := s.t.acquireFD(n)
+	if err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	defer unpin()
 	buf := make([]byte, proto.MaxSymlinkLen+2)
-	sz, err := unix.Readlinkat(n.fd, "", buf)
+	sz, err := unix.Readlinkat(fd, "", buf)
 	if err != nil {
 		return nil, nil, errnoOf(err)
 	}
@@ -582,6 +684,11 @@ func (s *server) setStat(m *proto.TSetStat) (proto.Message, []int, unix.Errno) {
 		return nil, nil, unix.EBADF
 	}
 	defer s.t.release(n)
+	fd, unpin, err := s.t.acquireFD(n)
+	if err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	defer unpin()
 	// Owner first: chown clears set-id bits that a mode change may set.
 	if a.Mask&(proto.SetStatUID|proto.SetStatGID) != 0 {
 		uid, gid := -1, -1
@@ -591,12 +698,12 @@ func (s *server) setStat(m *proto.TSetStat) (proto.Message, []int, unix.Errno) {
 		if a.Mask&proto.SetStatGID != 0 {
 			gid = int(a.GID)
 		}
-		if err := unix.Fchownat(n.fd, "", uid, gid, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return nil, nil, errnoOf(err)
 		}
 	}
 	if a.Mask&proto.SetStatMode != 0 {
-		if err := s.chmod(n, a.Mode&permBits); err != nil {
+		if err := s.chmod(n, fd, a.Mode&permBits); err != nil {
 			return nil, nil, errnoOf(err)
 		}
 	}
@@ -636,17 +743,17 @@ func (s *server) setStat(m *proto.TSetStat) (proto.Message, []int, unix.Errno) {
 				return nil, nil, unix.EINVAL
 			}
 		}
-		if err := unix.UtimesNanoAt(n.fd, "", ts, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return nil, nil, errnoOf(err)
 		}
 	}
 	return &proto.RSetStat{}, nil, 0
 }
 
-// chmod changes the mode of n through its O_PATH fd (fchmodat2, Linux 6.6+),
-// or through a reopened fd on older kernels.
-func (s *server) chmod(n *node, mode uint32) error {
-	err := unix.Fchmodat(n.fd, "", mode, unix.AT_EMPTY_PATH)
+// chmod changes the mode of n through its O_PATH fd (pinned by the caller;
+// fchmodat2, Linux 6.6+), or through a reopened fd on older kernels.
+func (s *server) chmod(n *node, pathFD int, mode uint32) error {
+	err := unix.Fchmodat(pathFD, "", mode, unix.AT_EMPTY_PATH)
 	if err != unix.ENOSYS && err != unix.EOPNOTSUPP {
 		return err
 	}
@@ -671,14 +778,24 @@ func (s *server) getdents(m *proto.TGetdents) (proto.Message, []int, unix.Errno)
 		return nil, nil, errno
 	}
 	defer s.t.release(n)
+	// The pin keeps the fd cache off n's dirFD while dirMu is held; it is
+	// dropped after dirMu (defers run last first).
+	pathFD, unpin, err := s.t.acquireFD(n)
+	if err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	defer unpin()
 	n.dirMu.Lock()
 	defer n.dirMu.Unlock()
 	if n.dirFD < 0 {
-		fd, err := unix.Openat(n.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		// A first read, or the fd cache closed the dirFD: the cookie is the
+		// host's d_off, which lseek takes on a fresh fd too.
+		fd, err := unix.Openat(pathFD, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return nil, nil, errnoOf(err)
 		}
 		n.dirFD = fd
+		s.t.dirFDOpened()
 	}
 	if _, err := unix.Seek(n.dirFD, int64(m.Cookie), 0); err != nil {
 		return nil, nil, errnoOf(err)
@@ -724,8 +841,13 @@ func (s *server) statfs(m *proto.TStatfs) (proto.Message, []int, unix.Errno) {
 		return nil, nil, unix.EBADF
 	}
 	defer s.t.release(n)
+	fd, unpin, err := s.t.acquireFD(n)
+	if err != nil {
+		return nil, nil, errnoOf(err)
+	}
+	defer unpin()
 	var sf unix.Statfs_t
-	if err := unix.Fstatfs(n.fd, &sf); err != nil {
+	if err := unix.Fstatfs(fd, &sf); err != nil {
 		return nil, nil, errnoOf(err)
 	}
 	return &proto.RStatfs{Statfs: proto.Statfs{
@@ -755,7 +877,7 @@ func (s *server) close(m *proto.TClose) (proto.Message, []int, unix.Errno) {
 func (s *server) xattrFD(n *node) (fd int, ok bool, err error) {
 	switch n.mode & unix.S_IFMT {
 	case unix.S_IFDIR:
-		fd, err = unix.Openat(n.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		fd, err = s.reopen(n, unix.O_RDONLY|unix.O_DIRECTORY)
 	case unix.S_IFREG:
 		fd, err = s.reopen(n, unix.O_RDONLY)
 	case unix.S_IFIFO:

@@ -59,7 +59,7 @@ func newServer(rootFD int, readOnly bool) (*server, error) {
 		rootFD:   rootFD,
 		readOnly: readOnly,
 		chown:    unix.Geteuid() == 0,
-		t:        newTable(),
+		t:        newTable(rootFD, defaultMaxOpen()),
 	}, nil
 }
 
