@@ -22,7 +22,11 @@
 // Requests are served concurrently (a bounded number of goroutines), replies
 // may leave out of order and are matched by tag.
 //
-// Lock order: node.dirMu before table.mu. table.mu guards the handle table,
+// Lock order: table.nameMu before table.mu, node.dirMu before table.mu
+// (nameMu and dirMu are never held together). nameMu orders the requests
+// that bind names to nodes (Walk, creations: shared) with those that change
+// names (Rename, Unlink: exclusive), so that the name index follows the
+// host's order of events. table.mu guards the handle table,
 // every node's reference count, parent/name, fd, pins and LRU links, and the
 // name index; no system call that can block on the filesystem is made while
 // holding it (closing an O_PATH fd and name_to_handle_at on one are the only

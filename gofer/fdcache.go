@@ -175,10 +175,27 @@ func (id *identity) check(fd int) error {
 }
 
 // acquireFD returns n's O_PATH|O_NOFOLLOW fd, reopened if the cache closed
-// it, pinned until the caller calls unpin. The caller holds a reference on n.
-// A node that cannot be reopened, or whose name now leads to no file or to
-// another file, is ESTALE.
+// it, pinned until the caller calls unpin. The caller holds a reference on n
+// and does not hold nameMu. A node that cannot be reopened, or whose name now
+// leads to no file or to another file, is ESTALE.
+//
+// A reopen races with renames and unlinks through the gofer, which change
+// names before the table hears of it: a failed reopen is tried again under
+// nameMu, where the table's names are those of the host for everything done
+// through the gofer.
 func (t *table) acquireFD(n *node) (fd int, unpin func(), err error) {
+	fd, unpin, err = t.acquireFDDepth(n, 0)
+	if err == unix.ESTALE {
+		t.nameMu.RLock()
+		fd, unpin, err = t.acquireFDDepth(n, 0)
+		t.nameMu.RUnlock()
+	}
+	return fd, unpin, err
+}
+
+// acquireFDOnce is acquireFD without the second try, for callers that hold
+// nameMu or try again themselves.
+func (t *table) acquireFDOnce(n *node) (fd int, unpin func(), err error) {
 	return t.acquireFDDepth(n, 0)
 }
 

@@ -63,6 +63,14 @@ type childKey struct {
 
 // table is the server's handle table, name index and node fd cache.
 type table struct {
+	// nameMu orders the requests that bind names to nodes with those that
+	// change names, so that the name index follows the host's order: Walk
+	// and the requests that create a file hold it shared from their first
+	// system call on a name until the node is attached; Rename and Unlink
+	// hold it exclusively from their system call until the index is
+	// updated. It comes before mu and is never held while taking dirMu.
+	nameMu sync.RWMutex
+
 	mu       sync.Mutex
 	handles  map[proto.Handle]*node
 	next     proto.Handle
@@ -274,13 +282,13 @@ func (t *table) named(dir *node, name string) []*node {
 
 // holdOpen makes sure that the nodes named dir/name have their fds open and
 // pinned until the returned function is called: a request that may unlink
-// or replace that name calls it first, since a node that loses its name can
-// no longer be reopened and must keep its fd.
+// or replace that name calls it first (holding nameMu exclusively), since a
+// node that loses its name can no longer be reopened and must keep its fd.
 func (t *table) holdOpen(dir *node, name string) func() {
 	ns := t.named(dir, name)
 	var unpins []func()
 	for _, n := range ns {
-		if _, unpin, err := t.acquireFD(n); err == nil {
+		if _, unpin, err := t.acquireFDOnce(n); err == nil {
 			unpins = append(unpins, unpin)
 		}
 	}

@@ -117,6 +117,7 @@ func (s *server) walk(m *proto.TWalk) (proto.Message, []int, unix.Errno) {
 			return nil, nil, errnoOf(err)
 		}
 	}
+	s.t.nameMu.RLock()
 	for _, name := range m.Names {
 		fd, err := unix.Openat(curFD, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -139,6 +140,7 @@ func (s *server) walk(m *proto.TWalk) (proto.Message, []int, unix.Errno) {
 		}
 		cur = n
 	}
+	s.t.nameMu.RUnlock()
 	if unpin != nil {
 		unpin()
 	}
@@ -245,28 +247,17 @@ func (s *server) reopen(n *node, flags uint32) (int, error) {
 		return -1, err
 	}
 	defer unpin()
-	p, name, err := s.t.parentOf(n)
+	fd, st, err := s.openByName(n, fl)
+	if err == unix.ESTALE {
+		// Perhaps renamed meanwhile: try again with the names settled.
+		s.t.nameMu.RLock()
+		fd, st, err = s.openByName(n, fl)
+		s.t.nameMu.RUnlock()
+	}
 	if err != nil {
 		return -1, err
 	}
-	defer s.t.release(p)
-	pfd, punpin, err := s.t.acquireFD(p)
-	if err != nil {
-		return -1, err
-	}
-	defer punpin()
-	fd, err := unix.Openat(pfd, name, fl|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-	if err != nil {
-		if err == unix.ENOENT || err == unix.ELOOP {
-			err = unix.ESTALE
-		}
-		return -1, err
-	}
-	st, err := fstat(fd)
-	if err == nil && (st.Dev != n.dev || st.Ino != n.ino) {
-		err = unix.ESTALE
-	}
-	if err == nil && trunc && st.Mode&unix.S_IFMT == unix.S_IFREG {
+	if trunc && st.Mode&unix.S_IFMT == unix.S_IFREG {
 		err = unix.Ftruncate(fd, 0)
 	}
 	if err == nil && flags&unix.O_NONBLOCK == 0 {
@@ -277,6 +268,37 @@ func (s *server) reopen(n *node, flags uint32) (int, error) {
 		return -1, err
 	}
 	return fd, nil
+}
+
+// openByName opens n's parent/name with flags fl (O_NOFOLLOW|O_NONBLOCK
+// added) and checks that it is n's file (the caller pins n's fd).
+func (s *server) openByName(n *node, fl int) (int, unix.Stat_t, error) {
+	p, name, err := s.t.parentOf(n)
+	if err != nil {
+		return -1, unix.Stat_t{}, err
+	}
+	defer s.t.release(p)
+	pfd, punpin, err := s.t.acquireFDOnce(p)
+	if err != nil {
+		return -1, unix.Stat_t{}, err
+	}
+	fd, err := unix.Openat(pfd, name, fl|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	punpin()
+	if err != nil {
+		if err == unix.ENOENT || err == unix.ELOOP {
+			err = unix.ESTALE
+		}
+		return -1, unix.Stat_t{}, err
+	}
+	st, err := fstat(fd)
+	if err == nil && (st.Dev != n.dev || st.Ino != n.ino) {
+		err = unix.ESTALE
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, unix.Stat_t{}, err
+	}
+	return fd, st, nil
 }
 
 // chownNew gives a file just created by the gofer the requested owner (as
@@ -359,6 +381,8 @@ func (s *server) create(m *proto.TCreate) (proto.Message, []int, unix.Errno) {
 		return nil, nil, errnoOf(err)
 	}
 	defer unpin()
+	s.t.nameMu.RLock()
+	defer s.t.nameMu.RUnlock()
 	fl := int(flags) | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NOCTTY
 	fd, err := unix.Openat(dirFD, m.Name, fl, m.Mode&permBits)
 	if err != nil {
@@ -425,6 +449,8 @@ func (s *server) mkdir(m *proto.TMkdir) (proto.Message, []int, unix.Errno) {
 		return nil, nil, errnoOf(err)
 	}
 	defer unpin()
+	s.t.nameMu.RLock()
+	defer s.t.nameMu.RUnlock()
 	if err := unix.Mkdirat(dirFD, m.Name, m.Mode&permBits); err != nil {
 		return nil, nil, errnoOf(err)
 	}
@@ -463,6 +489,8 @@ func (s *server) mknod(m *proto.TMknod) (proto.Message, []int, unix.Errno) {
 		return nil, nil, errnoOf(err)
 	}
 	defer unpin()
+	s.t.nameMu.RLock()
+	defer s.t.nameMu.RUnlock()
 	if err := unix.Mknodat(dirFD, m.Name, typ|m.Mode&permBits, 0); err != nil {
 		return nil, nil, errnoOf(err)
 	}
@@ -493,6 +521,8 @@ func (s *server) symlink(m *proto.TSymlink) (proto.Message, []int, unix.Errno) {
 		return nil, nil, errnoOf(err)
 	}
 	defer unpin()
+	s.t.nameMu.RLock()
+	defer s.t.nameMu.RUnlock()
 	if err := unix.Symlinkat(m.Target, dirFD, m.Name); err != nil {
 		return nil, nil, errnoOf(err)
 	}
@@ -554,12 +584,14 @@ func (s *server) link(m *proto.TLink) (proto.Message, []int, unix.Errno) {
 // linkByName links target's parent/name to dirFD/name and checks that the
 // link is to target (whose fd the caller pins).
 func (s *server) linkByName(target *node, dirFD int, name string) error {
+	s.t.nameMu.RLock()
+	defer s.t.nameMu.RUnlock()
 	p, oldName, err := s.t.parentOf(target)
 	if err != nil {
 		return unix.ENOENT
 	}
 	defer s.t.release(p)
-	pfd, unpin, err := s.t.acquireFD(p)
+	pfd, unpin, err := s.t.acquireFDOnce(p)
 	if err != nil {
 		return err
 	}
@@ -595,6 +627,8 @@ func (s *server) unlink(m *proto.TUnlink) (proto.Message, []int, unix.Errno) {
 		return nil, nil, errnoOf(err)
 	}
 	defer unpin()
+	s.t.nameMu.Lock()
+	defer s.t.nameMu.Unlock()
 	// The nodes of the name keep their fds: they cannot be reopened after.
 	unhold := s.t.holdOpen(dir, m.Name)
 	defer unhold()
@@ -633,6 +667,8 @@ func (s *server) rename(m *proto.TRename) (proto.Message, []int, unix.Errno) {
 		return nil, nil, errnoOf(err)
 	}
 	defer nunpin()
+	s.t.nameMu.Lock()
+	defer s.t.nameMu.Unlock()
 	if m.Flags&unix.RENAME_EXCHANGE == 0 {
 		// The nodes of a replaced file keep their fds: they cannot be
 		// reopened after.
