@@ -69,32 +69,36 @@ func (s *subtree) Root() vfs.Inode { return s.root }
 // warnFunc records something of the spec that could not be done as asked.
 type warnFunc func(format string, args ...any)
 
-// maskPath hides a directory under an empty read-only tmpfs. A missing path needs
-// nothing; a file cannot be covered in the sandbox's VFS yet and is logged.
+// maskPath hides a directory under an empty read-only tmpfs, and a file under the
+// sandbox's /dev/null (as runc does). A missing path needs nothing.
 func maskPath(ctx vfs.Context, v *vfs.VirtualFilesystem, p string, warn warnFunc) {
 	root := v.Root()
 	vd, err := v.GetDentryAt(ctx, root, root, p, true)
 	if err != nil {
 		return
 	}
+	var fs vfs.Filesystem = tmpfs.New(tmpfs.Options{Mode: 0o555, MaxBytes: 1})
+	flags := uint32(vfs.MountReadOnly | vfs.MountNoSUID | vfs.MountNoDev | vfs.MountNoExec)
 	if !vd.Dentry.IsDir() {
-		warn("linux.maskedPaths: %s is a file and cannot be masked in the sandbox yet", p)
-		return
+		// /dev/null as /dev has it: readable (empty) and writable (discarding).
+		flags = vfs.MountNoSUID | vfs.MountNoExec
+		null, err := v.GetDentryAt(ctx, root, root, "/dev/null", true)
+		if err != nil {
+			warn("linux.maskedPaths: %s: no /dev/null to mask the file with: %v", p, err)
+			return
+		}
+		fs = &subtree{Filesystem: null.Mount.Filesystem(), root: null.Dentry.Inode()}
 	}
-	if err := v.MountAt(ctx, vd, tmpfs.New(tmpfs.Options{Mode: 0o555, MaxBytes: 1}), vfs.MountReadOnly|vfs.MountNoSUID|vfs.MountNoDev|vfs.MountNoExec); err != nil {
+	if err := v.MountAt(ctx, vd, fs, flags); err != nil {
 		warn("linux.maskedPaths: %s: %v", p, err)
 	}
 }
 
-// readonlyPath mounts a directory again over itself, read-only.
+// readonlyPath mounts a directory or file again over itself, read-only.
 func readonlyPath(ctx vfs.Context, v *vfs.VirtualFilesystem, p string, warn warnFunc) {
 	root := v.Root()
 	vd, err := v.GetDentryAt(ctx, root, root, p, true)
 	if err != nil {
-		return
-	}
-	if !vd.Dentry.IsDir() {
-		warn("linux.readonlyPaths: %s is a file and cannot be made read-only in the sandbox yet", p)
 		return
 	}
 	fs := &subtree{Filesystem: vd.Mount.Filesystem(), root: vd.Dentry.Inode()}

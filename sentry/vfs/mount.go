@@ -181,20 +181,19 @@ func (v *VirtualFilesystem) Mount(ctx Context, path string, fs Filesystem, flags
 	return v.MountAt(ctx, point, fs, flags)
 }
 
-// MountAt mounts fs over the directory point.
+// MountAt mounts fs over point (see MountAtOpts).
 func (v *VirtualFilesystem) MountAt(ctx Context, point VirtualDentry, fs Filesystem, flags uint32) error {
 	_, err := v.MountAtOpts(ctx, point, fs, MountOpts{Flags: flags})
 	return err
 }
 
-// MountAtOpts mounts fs over the directory point and returns the new mount.
+// MountAtOpts mounts fs over point and returns the new mount. A directory is mounted on
+// a directory; a filesystem whose root is a file (the sandbox's masking of a file with
+// /dev/null, or a file made read-only) goes on a non-directory.
 func (v *VirtualFilesystem) MountAtOpts(ctx Context, point VirtualDentry, fs Filesystem, opts MountOpts) (*Mount, error) {
-	if !point.Dentry.IsDir() {
-		return nil, unix.ENOTDIR
-	}
 	m := v.newMount(ctx, fs, opts.Flags)
 	m.source = opts.Source
-	if !m.root.IsDir() {
+	if m.root.IsDir() != point.Dentry.IsDir() {
 		return nil, unix.ENOTDIR
 	}
 	m.at.Store(&mountPoint{parent: point.Mount, point: point.Dentry})

@@ -547,3 +547,44 @@ func TestConcurrentRenameRmdir(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// fileRoot is a filesystem whose root is one of another's files (a file bind mount).
+type fileRoot struct {
+	vfs.Filesystem
+	root vfs.Inode
+}
+
+func (f *fileRoot) Root() vfs.Inode { return f.root }
+
+func TestFileMountPoint(t *testing.T) {
+	e := newEnv(t)
+	e.write("/src", "over", 0644)
+	e.write("/target", "under", 0644)
+	e.mkdir("/dir", 0755)
+	src, err := e.v.GetDentryAt(e.ctx, e.root, e.root, "/src", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := &fileRoot{Filesystem: src.Mount.Filesystem(), root: src.Dentry.Inode()}
+	target, _ := e.v.GetDentryAt(e.ctx, e.root, e.root, "/target", true)
+	if err := e.v.MountAt(e.ctx, target, fs, vfs.MountReadOnly); err != nil {
+		t.Fatalf("mounting a file on a file: %v", err)
+	}
+	fd, err := e.open(e.ctx, "/target", unix.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	n, _ := fd.Read(e.ctx, [][]byte{buf})
+	fd.DecRef()
+	if b := buf[:n]; string(b) != "over" {
+		t.Errorf("/target reads %q, want the mounted file's %q", b, "over")
+	}
+	_, err = e.open(e.ctx, "/target", unix.O_WRONLY)
+	wantErr(t, "write through a read-only file mount", err, unix.EROFS)
+	wantErr(t, "unlink a file mount point", e.v.UnlinkAt(e.ctx, e.root, e.root, "/target"), unix.EBUSY)
+	dir, _ := e.v.GetDentryAt(e.ctx, e.root, e.root, "/dir", true)
+	wantErr(t, "file on a directory", e.v.MountAt(e.ctx, dir, fs, 0), unix.ENOTDIR)
+	src2, _ := e.v.GetDentryAt(e.ctx, e.root, e.root, "/src", true)
+	wantErr(t, "directory on a file", e.v.MountAt(e.ctx, src2, tmpfs.New(tmpfs.Options{Mode: 0755}), 0), unix.ENOTDIR)
+}
