@@ -5,16 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"runsc.dev/boot/control"
 	"runsc.dev/gofer/proto"
-	"runsc.dev/sentry/fs/dev"
-	"runsc.dev/sentry/fs/gofer"
-	"runsc.dev/sentry/fs/proc"
 	"runsc.dev/sentry/fs/tmpfs"
 	"runsc.dev/sentry/kernel"
 	"runsc.dev/sentry/vfs"
@@ -155,51 +151,6 @@ func (s *sandbox) buildSubcontainerTree(spec *specs.Spec, pm *PodMounts, clients
 		}
 	}
 	return root, nil
-}
-
-// mountSpecAt is mountSpec (boot/vfs.go) for a tree whose root is root.
-func mountSpecAt(ctx vfs.Context, v *vfs.VirtualFilesystem, root vfs.VirtualDentry, m MountSpec) error {
-	if !path.IsAbs(m.Destination) {
-		return fmt.Errorf("destination %q is not an absolute path", m.Destination)
-	}
-	o, err := parseMountOptions(m.Options)
-	if err != nil {
-		return err
-	}
-	var fs vfs.Filesystem
-	switch m.Type {
-	case "bind", "rbind", "none", "":
-		if m.Client == nil {
-			return fmt.Errorf("no gofer serves the bind source %q", m.Source)
-		}
-		if fs, err = gofer.NewFilesystem(m.Client, !m.GoferWritable); err != nil {
-			return err
-		}
-	case "tmpfs":
-		if m.Destination == "/dev" {
-			if fs, err = dev.New(ctx); err != nil {
-				return err
-			}
-			break
-		}
-		mode := uint32(0o1777)
-		if o.hasMode {
-			mode = o.mode
-		}
-		fs = tmpfs.New(tmpfs.Options{Mode: mode, UID: o.uid, GID: o.gid, MaxBytes: o.size})
-	case "proc":
-		fs = proc.New()
-	default:
-		return fmt.Errorf("filesystem type %q is not supported", m.Type)
-	}
-	if err := makeMountPoint(ctx, v, root, m.Destination); err != nil {
-		return fmt.Errorf("creating the mount point: %w", err)
-	}
-	point, err := v.GetDentryAt(ctx, root, root, m.Destination, true)
-	if err != nil {
-		return err
-	}
-	return v.MountAt(ctx, point, fs, o.flags)
 }
 
 // startSubcontainer starts a subcontainer's init.

@@ -224,6 +224,12 @@ func parseTmpfsSize(s string) (int64, error) {
 
 // mountSpec adds m to v, creating its mount point if it is missing.
 func mountSpec(ctx vfs.Context, v *vfs.VirtualFilesystem, m MountSpec) error {
+	return mountSpecAt(ctx, v, v.Root(), m)
+}
+
+// mountSpecAt adds m to the tree whose root is root (the namespace's, or a pod
+// subcontainer's), creating its mount point if it is missing.
+func mountSpecAt(ctx vfs.Context, v *vfs.VirtualFilesystem, root vfs.VirtualDentry, m MountSpec) error {
 	if !path.IsAbs(m.Destination) {
 		return fmt.Errorf("destination %q is not an absolute path", m.Destination)
 	}
@@ -231,58 +237,13 @@ func mountSpec(ctx vfs.Context, v *vfs.VirtualFilesystem, m MountSpec) error {
 	if err != nil {
 		return err
 	}
-	var fs vfs.Filesystem
-	switch m.Type {
-	case "bind", "rbind", "none", "":
-		if m.Client == nil {
-			return fmt.Errorf("no gofer serves the bind source %q", m.Source)
-		}
-		gfs, err := gofer.NewFilesystem(m.Client, !m.GoferWritable)
-		if err != nil {
-			return fmt.Errorf("attaching the gofer of %q: %w", m.Source, err)
-		}
-		fs = gfs
-	case "tmpfs":
-		if m.Destination == "/dev" {
-			fs, err = dev.New(ctx)
-			if err != nil {
-				return err
-			}
-			break
-		}
-		mode := uint32(01777)
-		if o.hasMode {
-			mode = o.mode
-		}
-		fs = tmpfs.New(tmpfs.Options{Mode: mode, UID: o.uid, GID: o.gid, MaxBytes: o.size})
-	case "proc":
-		fs = proc.New()
-	case "devpts":
-		opts := devpts.Options{PtmxMode: o.ptmxMode, GID: o.gid, GIDSet: o.hasGID}
-		if o.hasMode {
-			opts.Mode = o.mode
-		}
-		fs = devpts.New(opts)
-	case "sysfs":
-		fs = sys.New(0)
-		o.flags |= vfs.MountReadOnly
-	case "cgroup", "cgroup2":
-		fs = sys.NewCgroup()
-		o.flags |= vfs.MountReadOnly
-	case "mqueue":
-		// POSIX message queues are not implemented (mq_open is ENOSYS): the mount is an
-		// empty directory that cannot be written, so that nothing appears to work that
-		// does not.
-		fs = &renamedFS{Filesystem: tmpfs.New(tmpfs.Options{Mode: 01777, ModeSet: true}), name: "mqueue"}
-		o.flags |= vfs.MountReadOnly
-	default:
-		return fmt.Errorf("filesystem type %q is not supported", m.Type)
+	fs, err := mountFilesystem(ctx, m, &o)
+	if err != nil {
+		return err
 	}
-	root := v.Root()
 	if err := makeMountPoint(ctx, v, root, m.Destination); err != nil {
 		return fmt.Errorf("creating the mount point: %w", err)
 	}
-	root = v.Root()
 	point, err := v.GetDentryAt(ctx, root, root, m.Destination, true)
 	if err != nil {
 		return err
@@ -293,6 +254,53 @@ func mountSpec(ctx vfs.Context, v *vfs.VirtualFilesystem, m MountSpec) error {
 	}
 	_, err = v.MountAtOpts(ctx, point, fs, vfs.MountOpts{Flags: o.flags, Source: source})
 	return err
+}
+
+// mountFilesystem makes the filesystem m mounts; it may add flags to o (sysfs and
+// cgroup are read-only).
+func mountFilesystem(ctx vfs.Context, m MountSpec, o *mountOptions) (vfs.Filesystem, error) {
+	switch m.Type {
+	case "bind", "rbind", "none", "":
+		if m.Client == nil {
+			return nil, fmt.Errorf("no gofer serves the bind source %q", m.Source)
+		}
+		gfs, err := gofer.NewFilesystem(m.Client, !m.GoferWritable)
+		if err != nil {
+			return nil, fmt.Errorf("attaching the gofer of %q: %w", m.Source, err)
+		}
+		return gfs, nil
+	case "tmpfs":
+		if m.Destination == "/dev" {
+			return dev.New(ctx)
+		}
+		mode := uint32(01777)
+		if o.hasMode {
+			mode = o.mode
+		}
+		return tmpfs.New(tmpfs.Options{Mode: mode, UID: o.uid, GID: o.gid, MaxBytes: o.size}), nil
+	case "proc":
+		return proc.New(), nil
+	case "devpts":
+		opts := devpts.Options{PtmxMode: o.ptmxMode, GID: o.gid, GIDSet: o.hasGID}
+		if o.hasMode {
+			opts.Mode = o.mode
+		}
+		return devpts.New(opts), nil
+	case "sysfs":
+		o.flags |= vfs.MountReadOnly
+		return sys.New(0), nil
+	case "cgroup", "cgroup2":
+		o.flags |= vfs.MountReadOnly
+		return sys.NewCgroup(), nil
+	case "mqueue":
+		// POSIX message queues are not implemented (mq_open is ENOSYS): the mount is an
+		// empty directory that cannot be written, so that nothing appears to work that
+		// does not.
+		o.flags |= vfs.MountReadOnly
+		return &renamedFS{Filesystem: tmpfs.New(tmpfs.Options{Mode: 01777, ModeSet: true}), name: "mqueue"}, nil
+	default:
+		return nil, fmt.Errorf("filesystem type %q is not supported", m.Type)
+	}
 }
 
 // renamedFS is a filesystem shown under another type name in /proc/mounts.
