@@ -366,6 +366,12 @@ func Listen(path string) (*os.File, error) {
 // result into result (if not nil). The connection stays open until the reply comes, so
 // Wait-like methods block here.
 func Call(path, method string, args, result any, fds ...int) error {
+	return CallNotify(path, method, args, result, nil, fds...)
+}
+
+// CallNotify is Call that runs sent (if not nil) once the request has been written to
+// the sandbox: for a long call (a wait), the caller can tell others it is registered.
+func CallNotify(path, method string, args, result any, sent func(), fds ...int) error {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -394,6 +400,9 @@ func Call(path, method string, args, result any, fds ...int) error {
 	}
 	if err := writeMessage(fd, request{Method: method, Args: raw}, fds); err != nil {
 		return fmt.Errorf("sending %s to the sandbox: %w", method, err)
+	}
+	if sent != nil {
+		sent()
 	}
 	body, files, err := readMessage(fd)
 	closeAll(files)

@@ -19,6 +19,7 @@ import (
 	"runsc.dev/boot/control"
 	"runsc.dev/runsc/console"
 	"runsc.dev/runsc/container"
+	"runsc.dev/runsc/sandbox"
 	"runsc.dev/specutils"
 )
 
@@ -237,7 +238,7 @@ func (e *Exec) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 // status is the process's, and that forwards signals to it (what the containerd shim
 // and conmon expect of the PID in --pid-file). Its PID goes to the pid file.
 func (e *Exec) startWaiter(root string, c *container.Container, pid int32, flags []string) subcommands.ExitStatus {
-	args := append(flags, "wait", "--pid="+strconv.Itoa(int(pid)), "--quiet", "--bound", c.ID)
+	args := append(flags, "wait", "--pid="+strconv.Itoa(int(pid)), "--quiet", "--bound", "--ready-fd=3", c.ID)
 	w := exec.Command("/proc/self/exe", args...)
 	w.Args[0] = "runsc-exec-wait"
 	if null := devNull(); null != nil {
@@ -245,7 +246,7 @@ func (e *Exec) startWaiter(root string, c *container.Container, pid int32, flags
 		w.Stdin, w.Stdout, w.Stderr = null, null, null
 	}
 	w.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := w.Start(); err != nil {
+	if err := sandbox.StartBoundWaiter(w); err != nil {
 		return fail("exec: starting the waiter: %v", err)
 	}
 	if e.pidFile != "" {

@@ -23,10 +23,11 @@ import (
 // signals it receives to that process: `exec --detach` leaves one of these running as
 // the process that clients see.
 type Wait struct {
-	pid    int
-	quiet  bool
-	socket string
-	bound  bool
+	pid     int
+	quiet   bool
+	socket  string
+	bound   bool
+	readyFD int
 }
 
 // Name implements subcommands.Command.
@@ -44,6 +45,7 @@ func (w *Wait) SetFlags(f *flag.FlagSet) {
 	f.BoolVar(&w.quiet, "quiet", false, "print nothing; only exit with the status")
 	f.StringVar(&w.socket, "socket", "", "the sandbox's controller socket (internal: the waiter of a pod's container, started before its state exists)")
 	f.BoolVar(&w.bound, "bound", false, "the process (or container) is killed if this waiter is (internal: the waiters that stand for them on the host)")
+	f.IntVar(&w.readyFD, "ready-fd", -1, "fd to close once the wait is registered with the sandbox (internal)")
 }
 
 // Execute implements subcommands.Command.
@@ -72,7 +74,16 @@ func (w *Wait) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 			control.Call(c.Socket, control.MethodSignal, &control.SignalArgs{ContainerID: c.ID, PID: int32(w.pid), Signo: int(s.(syscall.Signal))}, nil)
 		}
 	}()
-	code, err := c.WaitPID(int32(w.pid), w.bound)
+	var ready *os.File
+	if w.readyFD >= 0 {
+		ready = os.NewFile(uintptr(w.readyFD), "ready")
+	}
+	code, err := c.WaitPIDNotify(int32(w.pid), w.bound, func() {
+		if ready != nil {
+			ready.Write([]byte{1})
+			ready.Close()
+		}
+	})
 	if err != nil {
 		return fail("wait: %v", err)
 	}

@@ -465,8 +465,14 @@ func (c *Container) Exec(p *control.Process, stdio []*os.File) (int32, error) {
 // its exit code (128+N for signal N).
 // With bound, the process is killed should this waiter be killed first.
 func (c *Container) WaitPID(pid int32, bound bool) (int, error) {
+	return c.WaitPIDNotify(pid, bound, nil)
+}
+
+// WaitPIDNotify is WaitPID that runs sent once the wait is registered with the sandbox
+// (from then on a bound process dies with this waiter).
+func (c *Container) WaitPIDNotify(pid int32, bound bool, sent func()) (int, error) {
 	var res control.WaitResult
-	err := control.Call(c.Socket, control.MethodWaitPID, &control.WaitPIDArgs{ContainerID: c.ID, PID: pid, KillOnHangup: bound}, &res)
+	err := control.CallNotify(c.Socket, control.MethodWaitPID, &control.WaitPIDArgs{ContainerID: c.ID, PID: pid, KillOnHangup: bound}, &res, sent)
 	if err != nil {
 		if pid == 0 {
 			if code, ok := c.savedExitCode(); ok {

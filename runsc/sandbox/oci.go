@@ -728,7 +728,7 @@ func joinSandbox(a ContainerArgs, gofers []*goferProc, mounts []boot.ContainerMo
 		return nil, err
 	}
 	// The waiter: its exit status is the container's, and it forwards signals.
-	args := append(append([]string{}, a.WaiterFlags...), "wait", "--quiet", "--bound", "--socket="+a.JoinSocket, a.ID)
+	args := append(append([]string{}, a.WaiterFlags...), "wait", "--quiet", "--bound", "--ready-fd=3", "--socket="+a.JoinSocket, a.ID)
 	w := exec.Command(selfExe, args...)
 	w.Args[0] = "runsc-container-wait"
 	if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
@@ -736,7 +736,7 @@ func joinSandbox(a ContainerArgs, gofers []*goferProc, mounts []boot.ContainerMo
 		w.Stdin, w.Stdout, w.Stderr = null, null, null
 	}
 	w.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := w.Start(); err != nil {
+	if err := StartBoundWaiter(w); err != nil {
 		control.Call(a.JoinSocket, control.MethodDestroy, &control.ContainerArgs{ContainerID: a.ID}, nil)
 		cleanup()
 		return nil, fmt.Errorf("starting the container's waiter: %w", err)

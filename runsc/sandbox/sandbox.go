@@ -272,3 +272,29 @@ func isDir(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
 }
+
+// StartBoundWaiter starts a `runsc wait --bound --ready-fd=3 ...` process (cmd, whose
+// arguments must include those flags) and returns once its wait is registered with the
+// sandbox, so that killing the waiter from then on kills what it stands for: a client
+// that SIGKILLs the PID it was given right away must not find it unbound.
+func StartBoundWaiter(w *exec.Cmd) error {
+	r, wr, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("creating the waiter's ready pipe: %w", err)
+	}
+	defer r.Close()
+	w.ExtraFiles = []*os.File{wr}
+	err = w.Start()
+	wr.Close()
+	if err != nil {
+		return err
+	}
+	r.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var b [1]byte
+	if n, _ := r.Read(b[:]); n != 1 {
+		w.Process.Kill()
+		w.Wait()
+		return errors.New("the waiter exited (or hung) before registering its wait with the sandbox")
+	}
+	return nil
+}
