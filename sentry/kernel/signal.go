@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"runsc.dev/sentry/vfs"
 )
 
 // Signal numbers and si_code values the kernel itself generates.
@@ -158,7 +160,13 @@ func (tg *ThreadGroup) isIgnoredLocked(sig int) bool {
 // SendSignal queues a signal to the thread group and wakes a thread that can take it.
 func (tg *ThreadGroup) SendSignal(info *SignalInfo) {
 	var jc jcNotice
-	defer func() { jc.send(tg) }() // after the unlock
+	queued := false
+	defer func() { // after the unlock
+		jc.send(tg)
+		if queued {
+			tg.signalWaiters.Notify(vfs.ReadableEvents)
+		}
+	}()
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	sig := int(info.Signo)
@@ -183,6 +191,7 @@ func (tg *ThreadGroup) SendSignal(info *SignalInfo) {
 	}
 	tg.pending |= SigBit(sig)
 	tg.queue = append(tg.queue, *info)
+	queued = true
 	for _, t := range tg.tasks {
 		if t.sigMask&SigBit(sig) == 0 || SigBit(sig)&Unblockable != 0 {
 			t.interrupt()
@@ -195,7 +204,13 @@ func (tg *ThreadGroup) SendSignal(info *SignalInfo) {
 func (t *Task) SendSignal(info *SignalInfo) {
 	tg := t.tg
 	var jc jcNotice
-	defer func() { jc.send(tg) }() // after the unlock
+	queued := false
+	defer func() { // after the unlock
+		jc.send(tg)
+		if queued {
+			tg.signalWaiters.Notify(vfs.ReadableEvents)
+		}
+	}()
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	sig := int(info.Signo)
@@ -211,6 +226,7 @@ func (t *Task) SendSignal(info *SignalInfo) {
 	}
 	t.pending |= SigBit(sig)
 	t.queue = append(t.queue, *info)
+	queued = true
 	t.interrupt()
 }
 
@@ -408,6 +424,28 @@ func (t *Task) TakeSignal(set SignalSet, deadline time.Time, poll bool) (SignalI
 		return SignalInfo{}, unix.EAGAIN
 	}
 }
+
+// DequeueSignal takes a pending signal in set without waiting (signalfd's read): as
+// TakeSignal, the thread's own signals first, then the process's. SIGKILL and SIGSTOP
+// are never taken.
+func (t *Task) DequeueSignal(set SignalSet) (SignalInfo, bool) {
+	tg := t.tg
+	set &^= Unblockable
+	if set == 0 {
+		return SignalInfo{}, false
+	}
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	saved := t.sigMask
+	t.sigMask = ^set
+	info, ok := t.dequeueSignalLocked()
+	t.sigMask = saved
+	return info, ok
+}
+
+// SignalWaiters is the queue told of every signal queued to the task's thread group or
+// to one of its threads (signalfd waits on it).
+func (t *Task) SignalWaiters() *vfs.WaitQueue { return &t.tg.signalWaiters }
 
 // SigsuspendMask sets a temporary mask until a signal handler runs (rt_sigsuspend):
 // the old mask is restored by the frame's uc_sigmask.

@@ -4,6 +4,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"runsc.dev/sentry/vfs"
 )
 
 // WaitStatus is a wait(2) status word.
@@ -89,6 +91,11 @@ type ThreadGroup struct {
 	pgid     int32
 	sid      int32
 	exe      string
+
+	// signalWaiters are told (ReadableEvents) whenever a signal is queued to the group or
+	// to one of its threads: the signalfds of the group wait on it. It is notified after
+	// mu is released; with no signalfd it costs one atomic load per signal.
+	signalWaiters vfs.WaitQueue
 
 	exiting    bool
 	exitStatus WaitStatus
