@@ -226,6 +226,9 @@ func RunContainer(a ContainerArgs) int {
 		Platform: pp, MemoryFile: mf, VFS: v, Syscalls: syscalls.Table(),
 		Hostname: spec.Hostname, Strace: cs.Strace, Log: logger, VDSO: vd,
 	})
+	if l := spec.Linux; l != nil && (len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0) {
+		k.SetIDMaps(idMapEntries(l.UIDMappings), idMapEntries(l.GIDMappings))
+	}
 	s := &sandbox{
 		k: k, v: v, mf: mf, pause: pp, log: logger, rootID: cs.ID,
 		rlimits:    kernel.DefaultRlimits(),
@@ -531,4 +534,13 @@ func (s *sandbox) settle(c *container) {
 			}
 		}
 	}
+}
+
+// idMapEntries converts the spec's ID mappings for /proc/[pid]/uid_map and gid_map.
+func idMapEntries(m []specs.LinuxIDMapping) []kernel.IDMapEntry {
+	var out []kernel.IDMapEntry
+	for _, e := range m {
+		out = append(out, kernel.IDMapEntry{Inside: e.ContainerID, Outside: e.HostID, Length: e.Size})
+	}
+	return out
 }

@@ -38,6 +38,9 @@ type Options struct {
 
 // Kernel is one sandbox's kernel.
 type Kernel struct {
+	// uidMap and gidMap are /proc/[pid]/uid_map and gid_map (idmap.go), protected by mu.
+	uidMap, gidMap []IDMapEntry
+
 	platform platform.Platform
 	mf       *memory.MemoryFile
 	vfs      *vfs.VirtualFilesystem

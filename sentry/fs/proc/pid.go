@@ -130,6 +130,9 @@ var pidEntries = []staticEntry{
 	{"stat", unix.DT_REG, pidFile(0444, taskStat)},
 	{"statm", unix.DT_REG, pidFile(0444, statm)},
 	{"status", unix.DT_REG, pidFile(0444, status)},
+	{"uid_map", unix.DT_REG, idMapFile(false)},
+	{"gid_map", unix.DT_REG, idMapFile(true)},
+	{"setgroups", unix.DT_REG, pidFile(0644, func(vfs.Context, *kernel.Task) ([]byte, error) { return []byte("allow\n"), nil })},
 	{"wchan", unix.DT_REG, pidFile(0444, func(vfs.Context, *kernel.Task) ([]byte, error) { return []byte("0"), nil })},
 }
 
@@ -550,4 +553,17 @@ func fdinfo(ctx vfs.Context, tid, fd int32) ([]byte, error) {
 	}
 	st, _ := f.StatCtx(ctx)
 	return []byte(fmt.Sprintf("pos:\t%d\nflags:\t0%o\nmnt_id:\t%d\nino:\t%d\n", f.Offset(), flags, f.Mount().ID(), st.Ino)), nil
+}
+
+// idMapFile is uid_map or gid_map: the container's ID mappings. They are written once,
+// before the container starts (by the runtime), so a write from inside fails with EPERM
+// as a second write does on Linux.
+func idMapFile(gid bool) func(fs *Filesystem, tid int32, ino uint64) vfs.Inode {
+	return func(fs *Filesystem, tid int32, ino uint64) vfs.Inode {
+		f := pidFile(0644, func(_ vfs.Context, t *kernel.Task) ([]byte, error) {
+			return []byte(t.Kernel().FormatIDMap(gid)), nil
+		})(fs, tid, ino).(*fileInode)
+		f.write = func(vfs.Context, []byte) error { return unix.EPERM }
+		return f
+	}
 }

@@ -329,6 +329,22 @@ int main(int argc, char **argv) {
 	CHECK_ERR(chmod_in_proc, chmod("/proc/self/stat", 0777), EPERM);
 	CHECK_OK(utimes_in_proc, utimensat(AT_FDCWD, "/proc/self/stat", NULL, 0));
 	CHECK_ERR(mkdir_pid_exists, mkdir("/proc/1", 0755), EEXIST);
+	/* uid_map/gid_map: one line per mapping, "%10u %10u %10u"; a second write is EPERM. */
+	{
+		char m[128] = {0};
+		int fd = open("/proc/self/uid_map", O_RDONLY);
+		CHECK_TRUE(uid_map_readable, fd >= 0 && read(fd, m, sizeof m - 1) > 0);
+		unsigned a = 1, b = 1, c = 0;
+		CHECK_TRUE(uid_map_format, sscanf(m, "%u %u %u", &a, &b, &c) == 3 && strlen(m) == 33 && m[32] == '\n');
+		close(fd);
+		fd = open("/proc/self/gid_map", O_RDONLY);
+		CHECK_TRUE(gid_map_readable, fd >= 0 && read(fd, m, sizeof m - 1) > 0);
+		close(fd);
+		fd = open("/proc/self/uid_map", O_WRONLY);
+		CHECK_TRUE(uid_map_rewrite_eperm, fd >= 0 && write(fd, "0 0 1\n", 6) == -1 && errno == EPERM);
+		close(fd);
+	}
+
 	/* oom_score_adj: kept, inherited by fork, range-checked. */
 	int oom0 = oom_read();
 	CHECK_TRUE(oom_score_adj_readable, oom0 >= -1000 && oom0 <= 1000);
