@@ -2,6 +2,10 @@ package boot
 
 import (
 	"fmt"
+	"path"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"runsc.dev/gofer/proto"
 	"runsc.dev/sentry/fs/tmpfs"
@@ -104,5 +108,63 @@ func readonlyPath(ctx vfs.Context, v *vfs.VirtualFilesystem, p string, warn warn
 	fs := &subtree{Filesystem: vd.Mount.Filesystem(), root: vd.Dentry.Inode()}
 	if err := v.MountAt(ctx, vd, fs, vd.Mount.Flags()|vfs.MountReadOnly); err != nil {
 		warn("linux.readonlyPaths: %s: %v", p, err)
+	}
+}
+
+// createDevices makes the spec's linux.devices nodes (as runc does with mknod): a node
+// whose major the sandbox's kernel has no driver for opens with ENXIO, as on Linux
+// without the driver. An existing node of another type or number is replaced.
+func createDevices(ctx vfs.Context, v *vfs.VirtualFilesystem, devices []specs.LinuxDevice, warn warnFunc) {
+	root := v.Root()
+	for i, d := range devices {
+		var typ uint32
+		switch d.Type {
+		case "c", "u":
+			typ = unix.S_IFCHR
+		case "b":
+			typ = unix.S_IFBLK
+		case "p":
+			typ = unix.S_IFIFO
+		default:
+			warn("linux.devices[%d] (%s): unknown type %q", i, d.Path, d.Type)
+			continue
+		}
+		mode := uint32(0o666)
+		if d.FileMode != nil {
+			mode = uint32(*d.FileMode) & 0o7777
+		}
+		rdev := unix.Mkdev(uint32(d.Major), uint32(d.Minor))
+		same := false
+		if st, err := v.StatAt(ctx, root, root, d.Path, false); err == nil {
+			same = st.Mode&unix.S_IFMT == typ && (typ == unix.S_IFIFO || st.Rdev() == rdev)
+			if !same {
+				if err := v.UnlinkAt(ctx, root, root, d.Path); err != nil {
+					warn("linux.devices[%d] (%s): replacing the existing file: %v", i, d.Path, err)
+					continue
+				}
+			}
+		}
+		if !same {
+			if err := makeMountPoint(ctx, v, root, path.Dir(d.Path)); err != nil {
+				warn("linux.devices[%d] (%s): %v", i, d.Path, err)
+				continue
+			}
+			if err := v.MknodAt(ctx, root, root, d.Path, typ|mode, rdev); err != nil {
+				warn("linux.devices[%d] (%s): %v", i, d.Path, err)
+				continue
+			}
+		}
+		opts := vfs.SetStatOptions{Mask: vfs.SetStatMode, Mode: mode}
+		if d.UID != nil {
+			opts.Mask |= vfs.SetStatUID
+			opts.UID = *d.UID
+		}
+		if d.GID != nil {
+			opts.Mask |= vfs.SetStatGID
+			opts.GID = *d.GID
+		}
+		if err := v.SetStatAt(ctx, root, root, d.Path, false, opts); err != nil {
+			warn("linux.devices[%d] (%s): %v", i, d.Path, err)
+		}
 	}
 }

@@ -215,6 +215,7 @@ func RunContainer(a ContainerArgs) int {
 	warn := func(format string, args ...any) { logger.Printf("spec: "+format, args...) }
 	ctx := vfs.NewKernelContext()
 	if l := spec.Linux; l != nil {
+		createDevices(ctx, v, l.Devices, warn)
 		for _, p := range l.MaskedPaths {
 			maskPath(ctx, v, p, warn)
 		}

@@ -98,9 +98,6 @@ func Unsupported(spec *specs.Spec) []string {
 	if l.Seccomp != nil {
 		add("linux.seccomp", "ignored: the application's system calls never reach the host kernel (the sandbox's kernel serves them)")
 	}
-	if len(l.Devices) > 0 {
-		add("linux.devices", "ignored: the sandbox's /dev has null, zero, full, random, urandom and tty only")
-	}
 	keys := make([]string, 0, len(l.Sysctl))
 	for k := range l.Sysctl {
 		keys = append(keys, k)
