@@ -227,6 +227,9 @@ func RunContainer(a ContainerArgs) int {
 		Platform: pp, MemoryFile: mf, VFS: v, Syscalls: syscalls.Table(),
 		Hostname: spec.Hostname, Strace: cs.Strace, Log: logger, VDSO: vd,
 	})
+	if l := spec.Linux; l != nil && len(l.Sysctl) > 0 {
+		k.SetSysctls(l.Sysctl)
+	}
 	if l := spec.Linux; l != nil && (len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0) {
 		k.SetIDMaps(idMapEntries(l.UIDMappings), idMapEntries(l.GIDMappings))
 	}

@@ -104,7 +104,7 @@ func Unsupported(spec *specs.Spec) []string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		add("linux.sysctl."+k, "ignored: the sandbox has no /proc/sys")
+		add("linux.sysctl."+k, "shown in the sandbox's /proc/sys only: the sandbox's kernel does not change its behaviour for it")
 	}
 	if l.IntelRdt != nil {
 		add("linux.intelRdt", "ignored: not supported")

@@ -40,6 +40,9 @@ type Options struct {
 type Kernel struct {
 	// uidMap and gidMap are /proc/[pid]/uid_map and gid_map (idmap.go), protected by mu.
 	uidMap, gidMap []IDMapEntry
+	// sysctls are the container's linux.sysctl as /proc/sys shows them (sysctl.go),
+	// protected by mu.
+	sysctls map[string]string
 
 	platform platform.Platform
 	mf       *memory.MemoryFile

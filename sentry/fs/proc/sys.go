@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -112,7 +113,20 @@ func (fs *Filesystem) sysInode(p string, n *sysNode, ino uint64) vfs.Inode {
 		return f
 	}
 	d := &dirInode{base: base{fs: fs, ino: ino, mode: unix.S_IFDIR | 0555}}
+	static := n
+	// The directory as the container's sysctls (linux.sysctl) extend it.
+	current := func(ctx vfs.Context) *sysNode {
+		if k := kernelOf(ctx); k != nil {
+			if ov := k.Sysctls(); len(ov) > 0 {
+				if m := withSysctls(&sysTree, ov).at(p); m != nil {
+					return m
+				}
+			}
+		}
+		return static
+	}
 	d.lookup = func(ctx vfs.Context, name string) (vfs.Inode, error) {
+		n := current(ctx)
 		for i := range n.children {
 			c := &n.children[i]
 			if c.name == name {
@@ -123,6 +137,7 @@ func (fs *Filesystem) sysInode(p string, n *sysNode, ino uint64) vfs.Inode {
 		return nil, unix.ENOENT
 	}
 	d.list = func(ctx vfs.Context) []entry {
+		n := current(ctx)
 		out := make([]entry, 0, len(n.children))
 		for _, c := range n.children {
 			t := uint8(unix.DT_REG)
@@ -134,4 +149,76 @@ func (fs *Filesystem) sysInode(p string, n *sysNode, ino uint64) vfs.Inode {
 		return out
 	}
 	return d
+}
+
+// withSysctls returns a copy of tree with the given sysctls (dotted keys such as
+// net.ipv4.ip_forward) set: existing files show the given value, missing files and
+// directories are added.
+func withSysctls(tree *sysNode, sysctls map[string]string) *sysNode {
+	root := tree.clone()
+	for key, val := range sysctls {
+		n := root
+		parts := strings.Split(key, ".")
+		for i, name := range parts {
+			var c *sysNode
+			for j := range n.children {
+				if n.children[j].name == name {
+					c = &n.children[j]
+					break
+				}
+			}
+			last := i == len(parts)-1
+			if c == nil {
+				n.children = append(n.children, sysNode{name: name})
+				c = &n.children[len(n.children)-1]
+				if !last {
+					c.children = []sysNode{}
+				}
+			}
+			if last {
+				if c.children == nil {
+					c.value = constant(val)
+				}
+				break
+			}
+			if c.children == nil {
+				break // a file in the way: the key names nothing
+			}
+			n = c
+		}
+	}
+	return root
+}
+
+// clone copies n deeply.
+func (n *sysNode) clone() *sysNode {
+	c := *n
+	if n.children != nil {
+		c.children = make([]sysNode, len(n.children))
+		for i := range n.children {
+			c.children[i] = *n.children[i].clone()
+		}
+	}
+	return &c
+}
+
+// at returns the node at p ("sys" or "sys/a/b"), or nil.
+func (n *sysNode) at(p string) *sysNode {
+	parts := strings.Split(p, "/")
+	if len(parts) == 0 || parts[0] != n.name {
+		return nil
+	}
+	for _, name := range parts[1:] {
+		var next *sysNode
+		for i := range n.children {
+			if n.children[i].name == name {
+				next = &n.children[i]
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+	return n
 }
