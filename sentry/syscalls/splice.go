@@ -195,32 +195,45 @@ func Sendfile(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	return ioResult(n, err)
 }
 
+// splicePair gets the files of splice and tee (the caller DecRefs both): EINVAL for
+// unknown flags or both ends on one pipe, EBADF unless in is readable and out writable.
+func splicePair(t *kernel.Task, inFD, outFD int32, flags uint32) (in, out *vfs.FileDescription, err error) {
+	if flags&^(unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MORE|unix.SPLICE_F_GIFT) != 0 {
+		return nil, nil, unix.EINVAL
+	}
+	if in, err = getFileNoPath(t, inFD); err != nil {
+		return nil, nil, err
+	}
+	if out, err = getFileNoPath(t, outFD); err != nil {
+		in.DecRef()
+		return nil, nil, err
+	}
+	switch {
+	case !in.Readable() || !out.Writable():
+		err = unix.EBADF
+	case in.Inode() == out.Inode():
+		err = unix.EINVAL
+	default:
+		return in, out, nil
+	}
+	in.DecRef()
+	out.DecRef()
+	return nil, nil, err
+}
+
 // isPipe reports whether f is a pipe or FIFO.
 func isPipe(f *vfs.FileDescription) bool { return f.Dentry().Type() == unix.S_IFIFO }
 
 // Splice implements splice(2): one side must be a pipe (a pipe takes no offset).
 func Splice(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	inFD, inOffAddr, outFD, outOffAddr, count, flags := args.Int(0), args.Addr(1), args.Int(2), args.Addr(3), args.Int64(4), args.Uint(5)
-	if flags&^(unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MORE|unix.SPLICE_F_GIFT) != 0 {
-		return 0, unix.EINVAL
-	}
-	in, err := getFileNoPath(t, inFD)
+	in, out, err := splicePair(t, inFD, outFD, flags)
 	if err != nil {
 		return 0, err
 	}
 	defer in.DecRef()
-	out, err := getFileNoPath(t, outFD)
-	if err != nil {
-		return 0, err
-	}
 	defer out.DecRef()
-	if !in.Readable() || !out.Writable() {
-		return 0, unix.EBADF
-	}
 	if !isPipe(in) && !isPipe(out) {
-		return 0, unix.EINVAL
-	}
-	if in.Inode() == out.Inode() {
 		return 0, unix.EINVAL
 	}
 	if (isPipe(in) && inOffAddr != 0) || (isPipe(out) && outOffAddr != 0) {
@@ -257,24 +270,14 @@ func Splice(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 // output pipe without consuming them, as much as the output can take (waiting for input
 // data, and for room in the output, unless SPLICE_F_NONBLOCK).
 func Tee(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
-	inFD, outFD, flags := args.Int(0), args.Int(1), args.Uint(3)
-	if flags&^(unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MORE|unix.SPLICE_F_GIFT) != 0 {
-		return 0, unix.EINVAL
-	}
-	in, err := getFileNoPath(t, inFD)
+	in, out, err := splicePair(t, args.Int(0), args.Int(1), args.Uint(3))
 	if err != nil {
 		return 0, err
 	}
 	defer in.DecRef()
-	out, err := getFileNoPath(t, outFD)
-	if err != nil {
-		return 0, err
-	}
 	defer out.DecRef()
-	if !in.Readable() || !out.Writable() {
-		return 0, unix.EBADF
-	}
-	if !isPipe(in) || !isPipe(out) || in.Inode() == out.Inode() {
+	flags := args.Uint(3)
+	if !isPipe(in) || !isPipe(out) {
 		return 0, unix.EINVAL
 	}
 	src, ok1 := in.Impl().(pipe.Peeker)
@@ -294,10 +297,12 @@ func Tee(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	// once there is room (Linux copies whole buffers that fit).
 	room := dst.Free()
 	if room == 0 {
-		room = dst.(pipe.Sizer).PipeSize()
+		room = dst.PipeSize()
 	}
 	buf := make([]byte, min(count, maxRWCount, room))
-	n, err := src.Peek(t, buf, nonblock || in.StatusFlags()&unix.O_NONBLOCK != 0)
+	// As Linux's tee, only SPLICE_F_NONBLOCK (not the files' O_NONBLOCK) keeps it from
+	// waiting.
+	n, err := src.Peek(t, buf, nonblock)
 	if n == 0 {
 		return 0, err
 	}

@@ -277,22 +277,31 @@ func (p *Pipe) read(ctx vfs.Context, dst [][]byte, nonblock bool) (int64, error)
 			// Data (all that was there, or all that was asked for), or end of file.
 			break
 		}
-		if !p.emptyLocked() {
-			continue
-		}
-		if nonblock {
+		if err := p.waitDataLocked(ctx, &w, nonblock); err != nil {
 			p.mu.Unlock()
-			return 0, unix.EAGAIN
-		}
-		w.arm(&p.queue, vfs.ReadableEvents|vfs.EventHUp)
-		p.mu.Unlock()
-		if err := vfs.Wait(ctx, w.ch); err != nil {
 			return 0, err
 		}
-		p.mu.Lock()
 	}
 	p.mu.Unlock()
 	return ret, nil
+}
+
+// waitDataLocked waits until the pipe has data or no writer (p.mu is held, and released
+// while waiting); EAGAIN instead of waiting if nonblock.
+func (p *Pipe) waitDataLocked(ctx vfs.Context, w *waiter, nonblock bool) error {
+	for p.emptyLocked() && p.writers > 0 {
+		if nonblock {
+			return unix.EAGAIN
+		}
+		w.arm(&p.queue, vfs.ReadableEvents|vfs.EventHUp)
+		p.mu.Unlock()
+		err := vfs.Wait(ctx, w.ch)
+		p.mu.Lock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // peek copies up to len(dst) unread bytes without consuming them (tee(2)), waiting as
@@ -304,21 +313,9 @@ func (p *Pipe) peek(ctx vfs.Context, dst []byte, nonblock bool) (int, error) {
 	var w waiter
 	defer w.done()
 	p.mu.Lock()
-	for p.emptyLocked() {
-		if p.writers == 0 {
-			p.mu.Unlock()
-			return 0, nil
-		}
-		if nonblock {
-			p.mu.Unlock()
-			return 0, unix.EAGAIN
-		}
-		w.arm(&p.queue, vfs.ReadableEvents|vfs.EventHUp)
+	if err := p.waitDataLocked(ctx, &w, nonblock); err != nil {
 		p.mu.Unlock()
-		if err := vfs.Wait(ctx, w.ch); err != nil {
-			return 0, err
-		}
-		p.mu.Lock()
+		return 0, err
 	}
 	n := 0
 	for i := p.tail; i != p.head && n < len(dst); i++ {
@@ -550,6 +547,7 @@ func (f *File) SetPipeSize(ctx vfs.Context, n uint64) (int64, error) {
 type Peeker interface {
 	Peek(ctx vfs.Context, dst []byte, nonblock bool) (int, error)
 	Free() int64
+	PipeSize() int64
 }
 
 // Sizer is implemented by files with a pipe size (fcntl F_GETPIPE_SZ, F_SETPIPE_SZ).
