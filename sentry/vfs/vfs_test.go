@@ -588,3 +588,20 @@ func TestFileMountPoint(t *testing.T) {
 	src2, _ := e.v.GetDentryAt(e.ctx, e.root, e.root, "/src", true)
 	wantErr(t, "directory on a file", e.v.MountAt(e.ctx, src2, tmpfs.New(tmpfs.Options{Mode: 0755}), 0), unix.ENOTDIR)
 }
+
+func TestBufs(t *testing.T) {
+	a, b, c := make([]byte, 3), make([]byte, 2), make([]byte, 4)
+	dst := [][]byte{a, b, c}
+	if n := vfs.BufsLen(dst); n != 9 {
+		t.Errorf("BufsLen = %d, want 9", n)
+	}
+	vfs.CopyToBufs(dst, 2, []byte("wxyz"))
+	if got := string(a) + string(b) + string(c); got != "\x00\x00wxyz\x00\x00\x00" {
+		t.Errorf("CopyToBufs at 2: %q", got)
+	}
+	out := make([]byte, 5)
+	vfs.CopyFromBufs(out, dst)
+	if string(out) != "\x00\x00wxy" {
+		t.Errorf("CopyFromBufs: %q", out)
+	}
+}

@@ -55,20 +55,12 @@ func (f *File) Count() uint64 {
 	return f.count
 }
 
-func total(bufs [][]byte) int {
-	n := 0
-	for _, b := range bufs {
-		n += len(b)
-	}
-	return n
-}
-
 // Read implements vfs.FileImpl.Read: 8 bytes, the counter (or 1 in semaphore mode).
 func (f *File) Read(ctx vfs.Context, dst [][]byte, off int64) (int64, error) {
 	if off >= 0 {
 		return 0, unix.ESPIPE // pread
 	}
-	if total(dst) < 8 {
+	if vfs.BufsLen(dst) < 8 {
 		return 0, unix.EINVAL
 	}
 	var w *vfs.WaitEntry
@@ -89,7 +81,7 @@ func (f *File) Read(ctx vfs.Context, dst [][]byte, off int64) (int64, error) {
 			f.mu.Unlock()
 			var b [8]byte
 			binary.LittleEndian.PutUint64(b[:], v)
-			copyTo(dst, b[:])
+			vfs.CopyToBufs(dst, 0, b[:])
 			f.queue.Notify(vfs.WritableEvents)
 			return 8, nil
 		}
@@ -114,11 +106,11 @@ func (f *File) Write(ctx vfs.Context, src [][]byte, off int64, appendMode bool) 
 	if off >= 0 {
 		return 0, off, unix.ESPIPE // pwrite
 	}
-	if total(src) != 8 {
+	if vfs.BufsLen(src) != 8 {
 		return 0, off, unix.EINVAL
 	}
 	var b [8]byte
-	copyFrom(b[:], src)
+	vfs.CopyFromBufs(b[:], src)
 	v := binary.LittleEndian.Uint64(b[:])
 	if v == ^uint64(0) {
 		return 0, off, unix.EINVAL
@@ -197,24 +189,4 @@ func (f *File) Signal(n uint64) {
 	}
 	f.mu.Unlock()
 	f.queue.Notify(vfs.ReadableEvents)
-}
-
-func copyTo(dst [][]byte, src []byte) {
-	for _, d := range dst {
-		n := copy(d, src)
-		src = src[n:]
-		if len(src) == 0 {
-			return
-		}
-	}
-}
-
-func copyFrom(dst []byte, src [][]byte) {
-	for _, s := range src {
-		n := copy(dst, s)
-		dst = dst[n:]
-		if len(dst) == 0 {
-			return
-		}
-	}
 }

@@ -61,18 +61,10 @@ func (f *File) Mask() kernel.SignalSet { return kernel.SignalSet(f.mask.Load()) 
 // StatusFlagsChanged implements vfs.StatusFlagsObserver.
 func (f *File) StatusFlagsChanged(flags uint32) { f.nonblock.Store(flags&unix.O_NONBLOCK != 0) }
 
-func total(bufs [][]byte) int {
-	n := 0
-	for _, b := range bufs {
-		n += len(b)
-	}
-	return n
-}
-
 // Read implements vfs.FileImpl.Read: as many signalfd_siginfo as fit in dst, at least
 // one (waiting for it unless the file is non-blocking); EINVAL for a smaller buffer.
 func (f *File) Read(ctx vfs.Context, dst [][]byte, off int64) (int64, error) {
-	room := total(dst) / SiginfoSize
+	room := vfs.BufsLen(dst) / SiginfoSize
 	if room == 0 {
 		return 0, unix.EINVAL
 	}
@@ -92,7 +84,7 @@ func (f *File) Read(ctx vfs.Context, dst [][]byte, off int64) (int64, error) {
 		info, ok := t.DequeueSignal(f.Mask())
 		if ok {
 			b := Encode(&info)
-			copyTo(dst, n*SiginfoSize, b[:])
+			vfs.CopyToBufs(dst, n*SiginfoSize, b[:])
 			n++
 			continue
 		}
@@ -198,20 +190,4 @@ func Encode(info *kernel.SignalInfo) [SiginfoSize]byte {
 		pidUID()
 	}
 	return b
-}
-
-// copyTo copies src into dst (a list of buffers) at offset off.
-func copyTo(dst [][]byte, off int, src []byte) {
-	for _, d := range dst {
-		if off >= len(d) {
-			off -= len(d)
-			continue
-		}
-		n := copy(d[off:], src)
-		off = 0
-		src = src[n:]
-		if len(src) == 0 {
-			return
-		}
-	}
 }

@@ -92,11 +92,7 @@ func (f *File) Read(ctx vfs.Context, dst [][]byte, off int64) (int64, error) {
 	if off >= 0 {
 		return 0, unix.ESPIPE // pread
 	}
-	n := 0
-	for _, d := range dst {
-		n += len(d)
-	}
-	if n < 8 {
+	if vfs.BufsLen(dst) < 8 {
 		return 0, unix.EINVAL
 	}
 	var w *vfs.WaitEntry
@@ -113,7 +109,7 @@ func (f *File) Read(ctx vfs.Context, dst [][]byte, off int64) (int64, error) {
 			f.mu.Unlock()
 			var b [8]byte
 			binary.LittleEndian.PutUint64(b[:], v)
-			copyTo(dst, b[:])
+			vfs.CopyToBufs(dst, 0, b[:])
 			return 8, nil
 		}
 		if f.nonblock.Load() {
@@ -175,13 +171,3 @@ func (f *File) EventRegister(e *vfs.WaitEntry) error {
 
 // EventUnregister implements vfs.Waitable.
 func (f *File) EventUnregister(e *vfs.WaitEntry) { f.queue.EventUnregister(e) }
-
-func copyTo(dst [][]byte, src []byte) {
-	for _, d := range dst {
-		n := copy(d, src)
-		src = src[n:]
-		if len(src) == 0 {
-			return
-		}
-	}
-}
