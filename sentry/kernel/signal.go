@@ -157,16 +157,20 @@ func (tg *ThreadGroup) isIgnoredLocked(sig int) bool {
 	return false
 }
 
+// afterSend does, once tg.mu is released, what queueing a signal leaves to do: the
+// job-control notice, and waking signalfd readers if the signal was queued.
+func (tg *ThreadGroup) afterSend(jc jcNotice, queued bool) {
+	jc.send(tg)
+	if queued {
+		tg.signalWaiters.Notify(vfs.ReadableEvents)
+	}
+}
+
 // SendSignal queues a signal to the thread group and wakes a thread that can take it.
 func (tg *ThreadGroup) SendSignal(info *SignalInfo) {
 	var jc jcNotice
 	queued := false
-	defer func() { // after the unlock
-		jc.send(tg)
-		if queued {
-			tg.signalWaiters.Notify(vfs.ReadableEvents)
-		}
-	}()
+	defer func() { tg.afterSend(jc, queued) }() // after the unlock
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	sig := int(info.Signo)
@@ -205,12 +209,7 @@ func (t *Task) SendSignal(info *SignalInfo) {
 	tg := t.tg
 	var jc jcNotice
 	queued := false
-	defer func() { // after the unlock
-		jc.send(tg)
-		if queued {
-			tg.signalWaiters.Notify(vfs.ReadableEvents)
-		}
-	}()
+	defer func() { tg.afterSend(jc, queued) }() // after the unlock
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	sig := int(info.Signo)

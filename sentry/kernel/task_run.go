@@ -130,9 +130,9 @@ func (k *Kernel) Start(tg *ThreadGroup) {
 // run is the task goroutine: it runs application code until a trap, handles the trap,
 // and repeats until the task exits.
 func (t *Task) run() {
-	// The goroutine keeps its OS thread for life: ptrace requires that the tracer of the
-	// application thread is always the same host thread. The thread dies with the
-	// goroutine, which releases anything it traced.
+	// The goroutine keeps its OS thread while the task lives: ptrace requires that the
+	// tracer of the application thread is always the same host thread. The thread goes
+	// back to the runtime once the task has exited (see the end).
 	runtime.LockOSThread()
 	t.cpu.startCPU()
 	status := ExitedStatus(0)
