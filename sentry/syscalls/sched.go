@@ -261,7 +261,7 @@ func Getpriority(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 
 // Setpriority implements setpriority(2). Nice values are kept and inherited but the host
 // schedules the sandbox's threads as it sees fit. Lowering a nice value needs
-// CAP_SYS_NICE or a RLIMIT_NICE that allows it (EACCES); changing another user's
+// CAP_SYS_NICE or a target RLIMIT_NICE that allows it (EACCES, as can_nice); changing another user's
 // process needs CAP_SYS_NICE (EPERM).
 func Setpriority(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	ts, err := priorityTargets(t, args.Int(0), args.Int(1))
@@ -278,7 +278,7 @@ func Setpriority(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 			result = unix.EPERM
 			continue
 		}
-		if nice < o.Nice() && !capNice && uint64(20-nice) > t.ThreadGroup().Rlimit(unix.RLIMIT_NICE).Cur {
+		if nice < o.Nice() && !capNice && uint64(20-nice) > o.ThreadGroup().Rlimit(unix.RLIMIT_NICE).Cur {
 			result = unix.EACCES
 			continue
 		}

@@ -40,26 +40,36 @@ func pidFile(mode uint32, gen func(ctx vfs.Context, t *kernel.Task) ([]byte, err
 	}
 }
 
-// pidEntries are the files of every task's directory; processEntries add task/.
-var pidEntries = []staticEntry{
-	{"auxv", unix.DT_REG, pidFile(0400, auxv)},
-	{"cgroup", unix.DT_REG, pidFile(0444, func(vfs.Context, *kernel.Task) ([]byte, error) { return []byte("0::/\n"), nil })},
-	{"cmdline", unix.DT_REG, pidFile(0444, func(_ vfs.Context, t *kernel.Task) ([]byte, error) { return cmdline(t), nil })},
-	{"comm", unix.DT_REG, func(fs *Filesystem, tid int32, ino uint64) vfs.Inode {
-		f := pidFile(0644, func(_ vfs.Context, t *kernel.Task) ([]byte, error) { return []byte(t.Name() + "\n"), nil })(fs, tid, ino).(*fileInode)
+// pidFileRW is pidFile with a write handler, called with the target task (ESRCH if it
+// is gone).
+func pidFileRW(mode uint32, gen func(ctx vfs.Context, t *kernel.Task) ([]byte, error), write func(ctx vfs.Context, t *kernel.Task, data []byte) error) func(fs *Filesystem, tid int32, ino uint64) vfs.Inode {
+	return func(fs *Filesystem, tid int32, ino uint64) vfs.Inode {
+		f := pidFile(mode, gen)(fs, tid, ino).(*fileInode)
 		f.write = func(ctx vfs.Context, data []byte) error {
 			t := target(ctx, tid)
 			if t == nil {
 				return unix.ESRCH
 			}
-			if caller := taskOf(ctx); caller == nil || caller.ThreadGroup() != t.ThreadGroup() {
-				return unix.EINVAL
-			}
-			t.SetName(strings.TrimSuffix(string(data), "\n"))
-			return nil
+			return write(ctx, t, data)
 		}
 		return f
-	}},
+	}
+}
+
+// pidEntries are the files of every task's directory; processEntries add task/.
+var pidEntries = []staticEntry{
+	{"auxv", unix.DT_REG, pidFile(0400, auxv)},
+	{"cgroup", unix.DT_REG, pidFile(0444, func(vfs.Context, *kernel.Task) ([]byte, error) { return []byte("0::/\n"), nil })},
+	{"cmdline", unix.DT_REG, pidFile(0444, func(_ vfs.Context, t *kernel.Task) ([]byte, error) { return cmdline(t), nil })},
+	{"comm", unix.DT_REG, pidFileRW(0644, func(_ vfs.Context, t *kernel.Task) ([]byte, error) {
+		return []byte(t.Name() + "\n"), nil
+	}, func(ctx vfs.Context, t *kernel.Task, data []byte) error {
+		if caller := taskOf(ctx); caller == nil || caller.ThreadGroup() != t.ThreadGroup() {
+			return unix.EINVAL
+		}
+		t.SetName(strings.TrimSuffix(string(data), "\n"))
+		return nil
+	})},
 	{"cwd", unix.DT_LNK, func(fs *Filesystem, tid int32, ino uint64) vfs.Inode {
 		return fs.newLink(ino, tid, func(ctx vfs.Context) (string, error) {
 			t := target(ctx, tid)
@@ -93,23 +103,15 @@ var pidEntries = []staticEntry{
 	{"maps", unix.DT_REG, pidFile(0444, func(_ vfs.Context, t *kernel.Task) ([]byte, error) { return maps(t, false), nil })},
 	{"mountinfo", unix.DT_REG, pidFile(0444, mountinfo)},
 	{"mounts", unix.DT_REG, pidFile(0444, mounts)},
-	{"oom_score_adj", unix.DT_REG, func(fs *Filesystem, tid int32, ino uint64) vfs.Inode {
-		f := pidFile(0644, func(_ vfs.Context, t *kernel.Task) ([]byte, error) {
-			return []byte(strconv.Itoa(int(t.ThreadGroup().OOMScoreAdj())) + "\n"), nil
-		})(fs, tid, ino).(*fileInode)
-		f.write = func(ctx vfs.Context, data []byte) error {
-			t := target(ctx, tid)
-			if t == nil {
-				return unix.ESRCH
-			}
-			v, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 32)
-			if err != nil {
-				return unix.EINVAL
-			}
-			return t.ThreadGroup().SetOOMScoreAdj(int32(v), ctx.Credentials().HasCapability(auth.CapSysResource))
+	{"oom_score_adj", unix.DT_REG, pidFileRW(0644, func(_ vfs.Context, t *kernel.Task) ([]byte, error) {
+		return []byte(strconv.Itoa(int(t.ThreadGroup().OOMScoreAdj())) + "\n"), nil
+	}, func(ctx vfs.Context, t *kernel.Task, data []byte) error {
+		v, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 32)
+		if err != nil {
+			return unix.EINVAL
 		}
-		return f
-	}},
+		return t.ThreadGroup().SetOOMScoreAdj(int32(v), ctx.Credentials().HasCapability(auth.CapSysResource))
+	})},
 	{"root", unix.DT_LNK, func(fs *Filesystem, tid int32, ino uint64) vfs.Inode {
 		return fs.newLink(ino, tid, func(ctx vfs.Context) (string, error) {
 			t := target(ctx, tid)
@@ -559,11 +561,7 @@ func fdinfo(ctx vfs.Context, tid, fd int32) ([]byte, error) {
 // before the container starts (by the runtime), so a write from inside fails with EPERM
 // as a second write does on Linux.
 func idMapFile(gid bool) func(fs *Filesystem, tid int32, ino uint64) vfs.Inode {
-	return func(fs *Filesystem, tid int32, ino uint64) vfs.Inode {
-		f := pidFile(0644, func(_ vfs.Context, t *kernel.Task) ([]byte, error) {
-			return []byte(t.Kernel().FormatIDMap(gid)), nil
-		})(fs, tid, ino).(*fileInode)
-		f.write = func(vfs.Context, []byte) error { return unix.EPERM }
-		return f
-	}
+	return pidFileRW(0644, func(_ vfs.Context, t *kernel.Task) ([]byte, error) {
+		return []byte(t.Kernel().FormatIDMap(gid)), nil
+	}, func(vfs.Context, *kernel.Task, []byte) error { return unix.EPERM })
 }
