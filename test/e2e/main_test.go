@@ -131,9 +131,16 @@ func exitStatus(ps *os.ProcessState) int {
 // runNative runs a program directly on the host.
 func runNative(t *testing.T, args ...string) outcome {
 	t.Helper()
+	return runNativeIn(t, "", args...)
+}
+
+// runNativeIn is runNative in directory dir ("" for the current one).
+func runNativeIn(t *testing.T, dir string, args ...string) outcome {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -31,21 +31,6 @@ func sameAsNative(t *testing.T, filter func(string) string, args ...string) {
 	}
 }
 
-// runNativeIn is runNative in directory dir.
-func runNativeIn(t *testing.T, dir string, args ...string) outcome {
-	t.Helper()
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Dir = dir
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	o := outcome{exitStatus(cmd.ProcessState), stdout.String(), stderr.String()}
-	if o.status == -1 {
-		t.Fatalf("running %q natively: %v", args, err)
-	}
-	return o
-}
-
 func TestShellPipeline(t *testing.T) {
 	sameAsNative(t, nil, "/bin/sh", "-c", "for i in 3 1 2; do echo $i; done | sort | tr 1 x; exit 4")
 }
